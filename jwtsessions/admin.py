@@ -1,0 +1,1 @@
+"""Admin registrations (expanded by the operators' work)."""

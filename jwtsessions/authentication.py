@@ -1,0 +1,172 @@
+"""DRF authentication classes.
+
+Each class returns ``None`` when the request does not carry its kind of credential, so several
+can be listed; a credential of its kind that fails is a 401 with the contract's code and an
+RFC 6750 ``WWW-Authenticate`` header. None of them writes to the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.functional import SimpleLazyObject
+from rest_framework.authentication import BaseAuthentication, CSRFCheck
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+
+from . import store, tokens
+from .exceptions import AuthFailed
+from .models import Session
+from .settings import jwt_settings
+
+_ERROR_ATTRIBUTE = "_jwtsessions_error"
+_ACCESS_CLAIMS = ("sub", "sid", "jti")
+
+
+class LazyUser(SimpleLazyObject):
+    """The authenticated user, loaded from the database only when something needs more than
+    its primary key: a warm-cache request that only checks ``is_authenticated`` costs no query.
+    """
+
+    def __init__(self, user_id: Any) -> None:
+        model = get_user_model()
+        pk = model._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        super().__init__(lambda: model._default_manager.get(pk=pk))
+        self.__dict__["_jwtsessions_pk"] = pk
+
+    @property
+    def pk(self) -> Any:
+        return self.__dict__["_jwtsessions_pk"]
+
+    @property
+    def id(self) -> Any:
+        return self.__dict__["_jwtsessions_pk"]
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def __bool__(self) -> bool:
+        # DRF's IsAuthenticated tests ``request.user and ...``: answer without a query.
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionAuth:
+    """``request.auth`` for a session access token."""
+
+    token: str
+    claims: dict[str, Any]
+    state: store.SessionState
+    from_cookie: bool = False
+
+    @property
+    def session_id(self) -> str:
+        return self.state.session_id
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @cached_property
+    def session(self) -> Session:
+        """The :class:`~jwtsessions.models.Session` row (one query, on first access)."""
+        return Session.objects.get(pk=self.state.session_id)
+
+
+def bearer_challenge(request: Any, scheme: str = "Bearer") -> str:
+    """An RFC 6750 challenge naming the last error seen on this request, if any."""
+    code = getattr(request, _ERROR_ATTRIBUTE, None)
+    challenge = f'{scheme} realm="api"'
+    if code == "insufficient_scope":
+        return f'{challenge}, error="insufficient_scope"'
+    if code:
+        return f'{challenge}, error="invalid_token", error_description="{code}"'
+    return challenge
+
+
+def refuse(request: Any, code: str) -> AuthFailed:
+    """Record ``code`` for the challenge header and build the 401 to raise."""
+    setattr(request, _ERROR_ATTRIBUTE, code)
+    return AuthFailed(code)
+
+
+def header_credential(request: Request, scheme: str) -> str | None:
+    """The credential after ``scheme`` in ``Authorization``; ``None`` if another scheme is used.
+
+    A header of our scheme that is not exactly ``<scheme> <credential>`` is a refusal, not a
+    silent fallthrough to the next class.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
+    parts = header.split()
+    if not parts or parts[0].lower() != scheme.lower():
+        return None
+    if len(parts) != 2:
+        raise refuse(request, "token_invalid")
+    return parts[1]
+
+
+def enforce_csrf(request: Request) -> None:
+    """Django's CSRF check, as DRF's ``SessionAuthentication`` runs it for cookie credentials."""
+
+    def _no_response(_: Any) -> None:  # pragma: no cover - never called by process_view
+        return None
+
+    check = CSRFCheck(_no_response)  # type: ignore[arg-type]
+    check.process_request(request)
+    reason = check.process_view(request, None, (), {})  # type: ignore[arg-type]
+    if reason:
+        raise PermissionDenied({"detail": f"CSRF Failed: {reason}", "code": "csrf_failed"})
+
+
+class JWTSessionAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <access token>``, or the ``AUTH_COOKIE`` cookie in cookie mode.
+
+    The header wins when both are present. A cookie-authenticated request must pass Django's
+    CSRF check; a header-authenticated one needs none (a browser never adds it by itself).
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, SessionAuth] | None:
+        token = header_credential(request, self.keyword)
+        from_cookie = False
+        if token is None:
+            cookie_name = jwt_settings.AUTH_COOKIE
+            token = request.COOKIES.get(cookie_name) if cookie_name else None
+            if not token:
+                return None
+            from_cookie = True
+        auth = self.authenticate_token(request, token, from_cookie=from_cookie)
+        if from_cookie:
+            enforce_csrf(request)
+        return LazyUser(auth.state.user_id), auth
+
+    def authenticate_token(self, request: Any, token: str, *, from_cookie: bool = False) -> SessionAuth:
+        """Verify an access token and its session; raise the contract's 401 otherwise."""
+        try:
+            claims = tokens.decode(
+                token,
+                tokens.ACCESS_TOKEN_TYPE,
+                required=_ACCESS_CLAIMS,
+                max_lifetime=jwt_settings.ACCESS_TOKEN_LIFETIME,
+            )
+        except tokens.TokenError as exc:
+            raise refuse(request, exc.code) from None
+        try:
+            state = store.check_session(claims["sid"], claims["sub"], claims["jti"])
+        except store.Refusal as exc:
+            raise refuse(request, exc.code) from None
+        return SessionAuth(token, claims, state, from_cookie)
+
+    def authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request)

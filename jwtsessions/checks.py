@@ -1,0 +1,136 @@
+"""System checks: misconfiguration is reported by ``manage.py check``, never by a crash.
+
+| id | level | what |
+|---|---|---|
+| E001 | error | algorithm ``none`` or not supported |
+| E002 | error | HMAC key shorter than 32 bytes, or a public key PEM used as an HMAC secret |
+| E003 | error | asymmetric algorithm without a usable key pair, or an RSA key under 2048 bits |
+| E004 | error | key ring entry with a missing or duplicate ``kid`` |
+| E005 | error | ``CACHE_ALIAS`` names no configured cache |
+| E006 | error | unknown key in ``JWTSESSIONS`` (a typo would silently keep a default) |
+| E007 | error | a ``JWTSESSIONS`` value of the wrong type |
+| W001 | warning | access tokens live longer than one hour |
+| W002 | warning | ``COOKIE_SECURE`` is off while ``DEBUG`` is off |
+| W003 | warning | a process-local cache (locmem, dummy) while ``DEBUG`` is off |
+| W004 | warning | a cookie name prefix (``__Host-``, ``__Secure-``) the other settings contradict |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core import checks
+
+from .settings import SETTING_NAME, Config, load
+from .tokens import KeyConfigError, build_key_ring
+
+MAX_ACCESS_LIFETIME = timedelta(hours=1)
+_PROCESS_LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _config() -> Config:
+    # Parse afresh: checks must see the settings as they are, not as first read.
+    return load(getattr(django_settings, SETTING_NAME, None))
+
+
+def check_settings_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    config = _config()
+    messages: list[checks.CheckMessage] = [
+        checks.Error(
+            f"{SETTING_NAME} has an unknown key {key!r}.",
+            hint="Check the spelling against the documented settings.",
+            id="jwtsessions.E006",
+        )
+        for key in config.unknown_keys
+    ]
+    messages += [
+        checks.Error(f"{SETTING_NAME}[{key!r}] is invalid: {reason}", id="jwtsessions.E007")
+        for key, reason in config.invalid_keys
+    ]
+    return messages
+
+
+def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    config = _config()
+    try:
+        build_key_ring(config)
+    except KeyConfigError as exc:
+        return [checks.Error(str(exc), id=exc.check_id)]
+    except Exception as exc:
+        return [checks.Error(f"the signing keys cannot be used: {exc}", id="jwtsessions.E003")]
+    return []
+
+
+def check_lifetimes(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    config = _config()
+    if config.ACCESS_TOKEN_LIFETIME > MAX_ACCESS_LIFETIME:
+        return [
+            checks.Warning(
+                f"ACCESS_TOKEN_LIFETIME is {config.ACCESS_TOKEN_LIFETIME}; access tokens should "
+                "live minutes, not hours.",
+                hint="Keep the default 15 minutes; refresh tokens keep users logged in.",
+                id="jwtsessions.W001",
+            )
+        ]
+    return []
+
+
+def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    config = _config()
+    messages: list[checks.CheckMessage] = []
+    if not config.COOKIE_SECURE and not django_settings.DEBUG:
+        messages.append(
+            checks.Warning(
+                "COOKIE_SECURE is False while DEBUG is False: cookies would travel over HTTP.",
+                id="jwtsessions.W002",
+            )
+        )
+    for name in (config.AUTH_COOKIE, config.REFRESH_COOKIE):
+        if name and name.startswith("__Host-") and (config.COOKIE_DOMAIN or config.COOKIE_PATH != "/"):
+            messages.append(
+                checks.Warning(
+                    f"cookie {name!r} uses the __Host- prefix, which forbids COOKIE_DOMAIN and "
+                    "any COOKIE_PATH but '/'; those settings are ignored for it.",
+                    id="jwtsessions.W004",
+                )
+            )
+    return messages
+
+
+def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    config = _config()
+    caches_setting = getattr(django_settings, "CACHES", {})
+    cache = caches_setting.get(config.CACHE_ALIAS)
+    if cache is None:
+        return [
+            checks.Error(
+                f"CACHE_ALIAS {config.CACHE_ALIAS!r} is not in CACHES.",
+                hint="Add a django-redis cache under that alias.",
+                id="jwtsessions.E005",
+            )
+        ]
+    if cache.get("BACKEND") in _PROCESS_LOCAL_CACHES and not django_settings.DEBUG:
+        return [
+            checks.Warning(
+                f"the cache {config.CACHE_ALIAS!r} is process-local: a revocation would not "
+                "reach other processes until their cached entries expire.",
+                hint="Use django-redis (or another shared cache) in production.",
+                id="jwtsessions.W003",
+            )
+        ]
+    return []
+
+
+ALL_CHECKS = (check_settings_keys, check_keys, check_lifetimes, check_cookies, check_cache)
+
+
+def register() -> None:
+    """Register every check once (called from ``AppConfig.ready``)."""
+    for check in ALL_CHECKS:
+        checks.register(check, checks.Tags.security)

@@ -1,0 +1,90 @@
+"""Every refusal as ``{"detail": ..., "code": ...}``, with the contract's codes.
+
+DRF renders an exception whose ``detail`` is a dict as that dict, so the shape holds in any
+view, with or without :func:`exception_handler`. The handler is offered for projects that want
+DRF's own errors (404, 405, validation) in the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+MESSAGES: dict[str, str] = {
+    "token_invalid": "The access token is invalid.",
+    "token_expired": "The access token has expired.",
+    "token_revoked": "The access token has been revoked.",
+    "session_revoked": "The session has been revoked.",
+    "session_expired": "The session has expired.",
+    "user_inactive": "The user is inactive or deleted.",
+    "invalid_credentials": "Unable to log in with the provided credentials.",
+    "refresh_invalid": "The refresh token is invalid or expired.",
+    "refresh_reused": "The refresh token was already used; the session has been revoked.",
+    "api_key_invalid": "The API key is invalid.",
+    "api_key_revoked": "The API key has been revoked.",
+    "api_key_expired": "The API key has expired.",
+    "insufficient_scope": "The credential lacks a required scope.",
+    "too_many_attempts": "Too many failed login attempts. Try again later.",
+    "invalid_request": "The request is malformed.",
+    "not_authenticated": "Authentication credentials were not provided.",
+}
+
+
+def error_body(code: str, detail: str | None = None) -> dict[str, str]:
+    return {"detail": detail or MESSAGES.get(code, code), "code": code}
+
+
+class AuthFailed(exceptions.AuthenticationFailed):
+    """401 with a contract code. ``WWW-Authenticate`` is filled in by the view."""
+
+    def __init__(self, code: str, detail: str | None = None) -> None:
+        super().__init__(error_body(code, detail), code=code)
+        self.error_code = code
+
+
+class ScopeDenied(exceptions.PermissionDenied):
+    def __init__(self) -> None:
+        super().__init__(error_body("insufficient_scope"), code="insufficient_scope")
+        self.error_code = "insufficient_scope"
+
+
+class TooManyAttempts(exceptions.Throttled):
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait=wait)
+        self.detail = error_body("too_many_attempts")  # type: ignore[assignment]
+        self.error_code = "too_many_attempts"
+
+
+class InvalidRequest(exceptions.ValidationError):
+    def __init__(self, fields: Any = None, detail: str | None = None) -> None:
+        body: dict[str, Any] = error_body("invalid_request", detail)
+        if fields:
+            body["fields"] = fields
+        super().__init__(body)
+        self.error_code = "invalid_request"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, with every error body reshaped to ``{"detail", "code"}``."""
+    # Imported here: authentication classes import this module while DRF's views are loading.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(data, dict) and {"detail", "code"} <= data.keys():
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {**error_body("invalid_request"), "fields": data}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+        return response
+    code = "error"
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+    detail = data.get("detail") if isinstance(data, dict) else None
+    response.data = error_body(str(code), str(detail) if detail else None)
+    return response

@@ -1,0 +1,120 @@
+"""Server-side state: sessions, blacklisted token ids and API keys.
+
+No column holds a usable credential: refresh tokens and API key secrets are stored as digests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+USER_AGENT_MAX_LENGTH = 256
+REASON_MAX_LENGTH = 64
+
+
+def new_session_id() -> str:
+    """128 random bits, URL-safe, 22 characters: short enough for a compact ``sid`` claim."""
+    return secrets.token_urlsafe(16)
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def active(self, now: datetime | None = None) -> SessionQuerySet:
+        """Sessions neither revoked nor past their absolute expiry (idle is checked per row)."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class Session(models.Model):
+    """One login on one device. Access tokens name it in their ``sid`` claim."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_session_id, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_sessions"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    refreshed_at = models.DateTimeField(
+        default=timezone.now, help_text="Login or last refresh; the idle timeout counts from here."
+    )
+    expires_at = models.DateTimeField(db_index=True, help_text="Absolute end, fixed at login.")
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoke_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True, default="")
+    # SHA-256 of the current refresh token; the token itself is never stored.
+    refresh_hash = models.CharField(max_length=64, editable=False)
+    # How many rotations happened; the refresh token carries it, so a rotated one is recognised.
+    refresh_generation = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="jwtsessions_user_revoked")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"session {self.pk[:8]}… of user {self.user_id}"
+
+    def status(self, now: datetime | None = None) -> str:
+        """``active``, ``revoked``, ``expired`` or ``idle``."""
+        from .settings import jwt_settings
+
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        idle = jwt_settings.SESSION_IDLE_TIMEOUT
+        if idle is not None and self.refreshed_at + idle <= now:
+            return "idle"
+        return "active"
+
+
+class BlacklistedToken(models.Model):
+    """A token id refused until the token would have expired anyway."""
+
+    jti = models.CharField(max_length=255, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+    reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"blacklisted token {self.jti}"
+
+
+class ApiKey(models.Model):
+    """A long-lived machine credential. Only ``public_id`` and a digest of the secret are kept."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_api_keys"
+    )
+    name = models.CharField(max_length=100)
+    public_id = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    def status(self, now: datetime | None = None) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "active"

@@ -1,0 +1,119 @@
+"""Revoking sessions, tokens and API keys: the one path every endpoint, admin action and
+command goes through, so the database and the cache never disagree for long.
+
+Each function writes the database first, then the cache. A raw ORM ``update()`` of these tables
+bypasses the cache (as with Django's ``cached_db`` sessions) and may be ignored until the cached
+entry expires (``SESSION_CACHE_TTL``): use these functions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import store
+from .models import REASON_MAX_LENGTH, ApiKey, BlacklistedToken, Session
+from .settings import jwt_settings
+from .signals import session_revoked
+
+
+def _reason(reason: str) -> str:
+    return (reason or "")[:REASON_MAX_LENGTH]
+
+
+def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
+    """Revoke every active session in ``queryset``; return the ids that were revoked now."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            queryset.filter(revoked_at__isnull=True).select_for_update().values_list("pk", flat=True)
+        )
+        if ids:
+            Session.objects.filter(pk__in=ids).update(revoked_at=now, revoke_reason=_reason(reason))
+    if ids:
+        store.cache_refusals(ids)
+        session_revoked.send(sender=Session, session_ids=ids, reason=reason)
+    return ids
+
+
+def revoke_session(session_or_id: Session | str, reason: str = "") -> bool:
+    """Revoke one session. Returns ``False`` if it was already revoked or does not exist."""
+    session_id = session_or_id.pk if isinstance(session_or_id, Session) else str(session_or_id)
+    return bool(revoke_sessions(Session.objects.filter(pk=session_id), reason))
+
+
+def revoke_user_sessions(user: Any, reason: str = "", keep: Session | str | None = None) -> int:
+    """Revoke every session of ``user`` (a user or a primary key), except ``keep`` if given."""
+    user_id = getattr(user, "pk", user)
+    queryset = Session.objects.filter(user_id=user_id)
+    if keep is not None:
+        queryset = queryset.exclude(pk=keep.pk if isinstance(keep, Session) else keep)
+    return len(revoke_sessions(queryset, reason))
+
+
+def _default_blacklist_expiry() -> datetime:
+    config = jwt_settings.config
+    lifetime = max(config.ACCESS_TOKEN_LIFETIME, config.SERVICE_TOKEN_LIFETIME)
+    return timezone.now() + lifetime + config.LEEWAY + timedelta(seconds=1)
+
+
+def _claims_of(token: str) -> dict[str, Any]:
+    from . import tokens
+
+    config = jwt_settings.config
+    kinds = (
+        (tokens.ACCESS_TOKEN_TYPE, config.ACCESS_TOKEN_LIFETIME),
+        (tokens.SERVICE_TOKEN_TYPE, config.SERVICE_TOKEN_LIFETIME),
+    )
+    for token_type, lifetime in kinds:
+        try:
+            return tokens.decode(token, token_type, required=["jti"], max_lifetime=lifetime)
+        except tokens.TokenError as exc:
+            if exc.code == "token_expired":
+                return {}
+    raise ValueError("not a token issued by this server")
+
+
+def blacklist_token(
+    token_or_jti: str, expires_at: datetime | None = None, reason: str = ""
+) -> BlacklistedToken | None:
+    """Refuse a token (given whole, or by its ``jti``) until it expires.
+
+    A whole token is verified first, so only tokens this server issued can be listed; one that
+    has already expired needs no entry and ``None`` is returned. For a bare ``jti`` without
+    ``expires_at``, the entry lasts as long as the longest token lifetime.
+    """
+    jti = token_or_jti
+    if token_or_jti.count(".") == 2:
+        claims = _claims_of(token_or_jti)
+        if not claims:
+            return None
+        jti = claims["jti"]
+        expires_at = expires_at or datetime.fromtimestamp(claims["exp"], tz=timezone.now().tzinfo)
+    expires_at = expires_at or _default_blacklist_expiry()
+    entry, _ = BlacklistedToken.objects.update_or_create(
+        jti=jti, defaults={"expires_at": expires_at, "reason": _reason(reason)}
+    )
+    store.cache_blacklisted(jti, expires_at)
+    return entry
+
+
+def revoke_api_key(api_key_or_id: ApiKey | int | str, reason: str = "") -> bool:
+    """Revoke an API key (by instance, primary key or public id). The next request fails."""
+    if isinstance(api_key_or_id, ApiKey):
+        queryset = ApiKey.objects.filter(pk=api_key_or_id.pk)
+    elif isinstance(api_key_or_id, int) or str(api_key_or_id).isdigit():
+        queryset = ApiKey.objects.filter(pk=int(api_key_or_id))
+    else:
+        queryset = ApiKey.objects.filter(public_id=str(api_key_or_id))
+    public_ids = list(queryset.filter(revoked_at__isnull=True).values_list("public_id", flat=True))
+    if not public_ids:
+        return False
+    ApiKey.objects.filter(public_id__in=public_ids, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=_reason(reason)
+    )
+    store.cache_api_key_refusals(public_ids)
+    return True

@@ -1,0 +1,185 @@
+"""The life of a session: login issues a token pair, refresh rotates it, reuse revokes it.
+
+A refresh token reads ``<session id>.<generation>.<secret>.<tag>``: 256 random bits, the
+number of rotations the session had when it was issued, and an HMAC tag that proves the
+server issued it. The database keeps only the SHA-256 of the current token. Consuming it is
+one conditional ``UPDATE`` (current hash, current generation, session alive), so of any number
+of concurrent refreshes exactly one wins. A genuine token of an older generation is a rotated
+one: the immediate predecessor within ``REFRESH_REUSE_GRACE`` is an honest race and only
+refused; anything else is reuse, and the session is revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from . import store, tokens
+from .models import USER_AGENT_MAX_LENGTH, Session
+from .revocation import revoke_session
+from .settings import jwt_settings
+from .signals import refresh_token_reused, session_created
+from .store import Refusal
+
+MAX_REFRESH_TOKEN_LENGTH = 200
+_TAG_SALT = "jwtsessions.sessions.refresh-token"
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenPair:
+    """What login and refresh hand out."""
+
+    access: str
+    refresh: str
+    expires_in: int
+    session: Session
+
+    @property
+    def refresh_expires_in(self) -> int:
+        """Seconds until the session's absolute end: the refresh cookie's Max-Age."""
+        return max(int((self.session.expires_at - timezone.now()).total_seconds()), 0)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _tag(body: str, secret: Any) -> str:
+    digest = salted_hmac(_TAG_SALT, body, secret=secret, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def _tag_is_valid(body: str, tag: str) -> bool:
+    secrets_to_try = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", [])]
+    return any(constant_time_compare(_tag(body, secret), tag) for secret in secrets_to_try)
+
+
+def new_refresh_token(session_id: str, generation: int) -> str:
+    body = f"{session_id}.{generation}.{secrets.token_urlsafe(32)}"
+    return f"{body}.{_tag(body, django_settings.SECRET_KEY)}"
+
+
+def parse_refresh_token(token: Any) -> tuple[str, int]:
+    """The session id and generation of a genuine refresh token, else ``Refusal``."""
+    if not isinstance(token, str) or len(token) > MAX_REFRESH_TOKEN_LENGTH:
+        raise Refusal("refresh_invalid")
+    parts = token.split(".")
+    if len(parts) != 4 or not parts[1].isascii() or not parts[1].isdigit() or len(parts[1]) > 9:
+        raise Refusal("refresh_invalid")
+    body, tag = token.rsplit(".", 1)
+    if not _tag_is_valid(body, tag):
+        raise Refusal("refresh_invalid")
+    return parts[0], int(parts[1])
+
+
+def issue_access_token(session_id: str, user_id: Any) -> tuple[str, int]:
+    """A signed access token for a session, and its lifetime in seconds."""
+    lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
+    claims = {"sub": str(user_id), "sid": session_id, **tokens.standard_claims(lifetime)}
+    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
+
+
+def _state(session: Session) -> store.SessionState:
+    return store.SessionState(
+        session.pk,
+        str(session.user_id),
+        int(session.expires_at.timestamp()),
+        int(session.refreshed_at.timestamp()),
+    )
+
+
+def _pair(session: Session, refresh: str) -> TokenPair:
+    store.cache_session(_state(session))
+    access, expires_in = issue_access_token(session.pk, session.user_id)
+    return TokenPair(access, refresh, expires_in, session)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` set, from X-Forwarded-For."""
+    proxies = jwt_settings.NUM_PROXIES
+    if proxies:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies][:45] or None
+    return (request.META.get("REMOTE_ADDR") or "")[:45] or None
+
+
+def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
+    """Start a new session for ``user`` (one per login) and return its first token pair."""
+    now = timezone.now()
+    session = Session(
+        user=user,
+        created_at=now,
+        last_used_at=now,
+        refreshed_at=now,
+        expires_at=now + jwt_settings.REFRESH_TOKEN_LIFETIME,
+        ip_address=client_ip(request) if request is not None else None,
+        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[
+            :USER_AGENT_MAX_LENGTH
+        ],
+    )
+    refresh = new_refresh_token(session.pk, 0)
+    session.refresh_hash = refresh_token_hash(refresh)
+    session.save(force_insert=True)
+    session_created.send(sender=Session, session=session, request=request)
+    return _pair(session, refresh)
+
+
+def _alive_filter(now: Any) -> dict[str, Any]:
+    conditions: dict[str, Any] = {"revoked_at__isnull": True, "expires_at__gt": now}
+    idle = jwt_settings.SESSION_IDLE_TIMEOUT
+    if idle is not None:
+        conditions["refreshed_at__gt"] = now - idle
+    return conditions
+
+
+def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
+    """Consume a refresh token and return a new pair, or raise :class:`Refusal`."""
+    session_id, generation = parse_refresh_token(refresh_token)
+    now = timezone.now()
+    new_refresh = new_refresh_token(session_id, generation + 1)
+    won = Session.objects.filter(
+        pk=session_id,
+        refresh_hash=refresh_token_hash(refresh_token),
+        refresh_generation=generation,
+        **_alive_filter(now),
+    ).update(
+        refresh_hash=refresh_token_hash(new_refresh),
+        refresh_generation=generation + 1,
+        refreshed_at=now,
+        last_used_at=now,
+    )
+    session = Session.objects.select_related("user").filter(pk=session_id).first()
+    if won:
+        assert session is not None
+        if not session.user.is_active:
+            revoke_session(session, reason="user_inactive")
+            raise Refusal("user_inactive")
+        return _pair(session, new_refresh)
+    raise Refusal(_refusal_for(session, generation, now, request))
+
+
+def _refusal_for(session: Session | None, generation: int, now: Any, request: Any) -> str:
+    """Why a genuine refresh token did not win the update."""
+    if session is None:
+        return "refresh_invalid"
+    if session.revoked_at is not None:
+        return "session_revoked"
+    if session.status(now) != "active" or generation >= session.refresh_generation:
+        return "refresh_invalid"
+    grace = jwt_settings.REFRESH_REUSE_GRACE
+    if generation == session.refresh_generation - 1 and now - session.refreshed_at <= grace:
+        # Two tabs refreshing at once: the loser is refused, the session lives.
+        return "refresh_invalid"
+    revoke_session(session, reason="refresh_token_reused")
+    refresh_token_reused.send(sender=Session, session=session, request=request)
+    return "refresh_reused"

@@ -1,0 +1,164 @@
+"""The ``JWTSESSIONS`` setting, read lazily.
+
+``jwt_settings`` is the one object the rest of the package asks for configuration. It reads
+``django.conf.settings.JWTSESSIONS`` the first time an attribute is needed, keeps the parsed
+result, and forgets it when ``setting_changed`` fires (``override_settings`` in tests), so no
+module captures a value at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "JWTSESSIONS"
+
+
+def _duration(value: Any) -> timedelta:
+    """Accept a ``timedelta`` or a number of seconds; anything else is a configuration error."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    raise TypeError(f"expected a timedelta or a number of seconds, got {value!r}")
+
+
+def _optional_duration(value: Any) -> timedelta | None:
+    return None if value is None else _duration(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Parsed, typed configuration. Field names are the ``JWTSESSIONS`` keys."""
+
+    SIGNING_KEY: str | bytes | None = None
+    VERIFYING_KEY: str | bytes | None = None
+    ALGORITHM: str = "HS256"
+    SIGNING_KEYS: tuple[Mapping[str, Any], ...] | None = None
+    ACCESS_TOKEN_LIFETIME: timedelta = timedelta(minutes=15)
+    REFRESH_TOKEN_LIFETIME: timedelta = timedelta(days=30)
+    SESSION_IDLE_TIMEOUT: timedelta | None = None
+    SERVICE_TOKEN_LIFETIME: timedelta = timedelta(hours=1)
+    ISSUER: str | None = None
+    AUDIENCE: str | None = None
+    LEEWAY: timedelta = timedelta(0)
+    CACHE_ALIAS: str = "default"
+    REFRESH_REUSE_GRACE: timedelta = timedelta(seconds=10)
+    AUTH_COOKIE: str | None = None
+    REFRESH_COOKIE: str = "refresh_token"
+    COOKIE_SECURE: bool = True
+    COOKIE_SAMESITE: str | None = "Strict"
+    COOKIE_PATH: str = "/"
+    COOKIE_DOMAIN: str | None = None
+    API_KEY_PREFIX: str = "key"
+    REVOKE_SESSIONS_ON_PASSWORD_CHANGE: bool = True
+    LOGIN_FAILURE_LIMIT: int = 10
+    LOGIN_LOCKOUT: timedelta = timedelta(minutes=15)
+    # Additions beyond the contract (documented in docs/settings.md).
+    SESSION_CACHE_TTL: timedelta = timedelta(minutes=5)
+    CACHE_OUTAGE_BACKOFF: timedelta = timedelta(seconds=5)
+    LAST_USED_INTERVAL: timedelta = timedelta(minutes=1)
+    CLEANUP_RETENTION: timedelta = timedelta(days=7)
+    MAX_API_KEY_SCOPES: int = 32
+    NUM_PROXIES: int = 0
+
+    # Keys that were in the setting but are not ours: reported by the checks.
+    unknown_keys: tuple[str, ...] = ()
+    # Keys whose value could not be parsed, with the reason: reported by the checks.
+    invalid_keys: tuple[tuple[str, str], ...] = ()
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "ACCESS_TOKEN_LIFETIME": _duration,
+    "REFRESH_TOKEN_LIFETIME": _duration,
+    "SESSION_IDLE_TIMEOUT": _optional_duration,
+    "SERVICE_TOKEN_LIFETIME": _duration,
+    "LEEWAY": _duration,
+    "REFRESH_REUSE_GRACE": _duration,
+    "LOGIN_LOCKOUT": _duration,
+    "SESSION_CACHE_TTL": _duration,
+    "CACHE_OUTAGE_BACKOFF": _duration,
+    "LAST_USED_INTERVAL": _duration,
+    "CLEANUP_RETENTION": _duration,
+    "SIGNING_KEYS": lambda v: None if v is None else tuple(v),
+}
+
+KNOWN_KEYS = frozenset(
+    f.name for f in dataclasses.fields(Config) if f.name not in ("unknown_keys", "invalid_keys")
+)
+
+
+def load(raw: Any) -> Config:
+    """Parse a ``JWTSESSIONS`` value. Never raises: problems are recorded for the checks."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return Config(invalid_keys=((SETTING_NAME, "must be a dict"),))
+    values: dict[str, Any] = {}
+    unknown: list[str] = []
+    invalid: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        if key not in KNOWN_KEYS:
+            unknown.append(str(key))
+            continue
+        convert = _CONVERTERS.get(key)
+        try:
+            values[key] = convert(value) if convert else value
+        except (TypeError, ValueError) as exc:
+            invalid.append((key, str(exc)))
+    return Config(**values, unknown_keys=tuple(unknown), invalid_keys=tuple(invalid))
+
+
+if TYPE_CHECKING:
+    # Type checkers see every Config field on the lazy object; at run time __getattr__ serves them.
+    _Base = Config
+else:
+    _Base = object
+
+
+class LazySettings(_Base):
+    """Attribute access to the current :class:`Config`, parsed on first use."""
+
+    def __init__(self) -> None:
+        self._config: Config | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def config(self) -> Config:
+        config = self._config
+        if config is None:
+            config = self._config = load(getattr(django_settings, SETTING_NAME, None))
+        return config
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.config, name)
+
+    def on_reload(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Register a function that drops something derived from the settings (e.g. keys)."""
+        self._listeners.append(callback)
+        return callback
+
+    def reload(self) -> None:
+        self._config = None
+        for callback in self._listeners:
+            callback()
+
+
+jwt_settings = LazySettings()
+
+# Settings that derived state (the key ring, cache handles) depends on besides our own dict.
+_WATCHED = frozenset({SETTING_NAME, "SECRET_KEY", "CACHES", "DEBUG", "AUTH_USER_MODEL"})
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in _WATCHED:
+        jwt_settings.reload()

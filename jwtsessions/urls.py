@@ -1,0 +1,19 @@
+"""``path("api/auth/", include("jwtsessions.urls"))``: the contract's endpoints."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "jwtsessions"
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("refresh/", views.RefreshView.as_view(), name="refresh"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
+    path("sessions/", views.SessionListView.as_view(), name="session-list"),
+    path("sessions/<str:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
+    path("jwks.json", views.JWKSView.as_view(), name="jwks"),
+]

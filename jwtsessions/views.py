@@ -1,0 +1,235 @@
+"""The endpoints of ``jwtsessions.urls``. Every refusal is ``{"detail", "code"}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.http import Http404
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import cookies, sessions, store, throttling, tokens
+from .authentication import (
+    JWTSessionAuthentication,
+    SessionAuth,
+    bearer_challenge,
+    enforce_csrf,
+    header_credential,
+    refuse,
+)
+from .exceptions import InvalidRequest, TooManyAttempts, exception_handler
+from .models import Session
+from .revocation import revoke_session, revoke_user_sessions
+from .serializers import LoginSerializer, RefreshSerializer, SessionSerializer
+from .settings import jwt_settings
+
+
+class JWTSessionsView(APIView):
+    """Base of our views: JSON in and out, contract-shaped errors, a Bearer challenge on 401."""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser, FormParser]
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Also for views without authentication classes (login): a 401 must stay a 401.
+        return bearer_challenge(request)
+
+    def validated(self, serializer_class: Any, request: Request) -> dict[str, Any]:
+        serializer = serializer_class(data=request.data)
+        if not serializer.is_valid():
+            raise InvalidRequest(serializer.errors)
+        return dict(serializer.validated_data)
+
+
+class SessionAuthenticatedView(JWTSessionsView):
+    authentication_classes = [JWTSessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+
+def _token_response(pair: sessions.TokenPair, status_code: int = status.HTTP_200_OK) -> Response:
+    body: dict[str, Any] = {
+        "access": pair.access,
+        "refresh": pair.refresh,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+        "session_id": pair.session.pk,
+    }
+    if cookies.cookie_mode():
+        # Browsers get the tokens as HttpOnly cookies only: page scripts never see them.
+        del body["access"], body["refresh"]
+        response = Response(body, status=status_code)
+        cookies.set_auth_cookies(response, pair)
+        return response
+    return Response(body, status=status_code)
+
+
+class LoginView(JWTSessionsView):
+    """POST ``{"username", "password"}``: a new session and its first token pair."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        if cookies.cookie_mode():
+            enforce_csrf(request)
+        data = self.validated(LoginSerializer, request)
+        username, password = data["username"], data["password"]
+        ip = sessions.client_ip(request)
+        wait = throttling.retry_after(username, ip)
+        if wait is not None:
+            raise TooManyAttempts(wait)
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            # One answer for unknown user, wrong password and inactive user.
+            throttling.record_failure(username, ip)
+            raise refuse(request, "invalid_credentials")
+        throttling.record_success(username)
+        return _token_response(sessions.create_session(user, request._request))
+
+
+class RefreshView(JWTSessionsView):
+    """POST ``{"refresh"}`` (or the refresh cookie): rotate, and return a new pair."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        token = self.validated(RefreshSerializer, request).get("refresh")
+        if not token and cookies.cookie_mode():
+            token = request.COOKIES.get(jwt_settings.REFRESH_COOKIE)
+            if token:
+                enforce_csrf(request)
+        if not token:
+            raise refuse(request, "refresh_invalid")
+        try:
+            pair = sessions.rotate(token, request._request)
+        except store.Refusal as exc:
+            raise refuse(request, exc.code) from None
+        return _token_response(pair)
+
+
+class LogoutView(JWTSessionsView):
+    """POST: revoke the current session.
+
+    An expired (but genuine) access token still names its session, so logout works after the
+    access cookie expired. In cookie mode the cookies are deleted whatever happens, so a broken
+    cookie can never keep a browser from logging out.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        token = header_credential(request, JWTSessionAuthentication.keyword)
+        from_cookie = False
+        if token is None and cookies.cookie_mode():
+            token = request.COOKIES.get(jwt_settings.AUTH_COOKIE or "")
+            from_cookie = token is not None
+            enforce_csrf(request)
+        claims = self._claims(token)
+        if claims is None and not cookies.cookie_mode():
+            raise refuse(request, "token_invalid" if token else "not_authenticated")
+        if claims is not None:
+            # The token's signature binds sid to sub: revoke only that user's session.
+            owned = Session.objects.filter(pk=claims["sid"], user_id=claims["sub"])
+            if owned.exists():
+                revoke_session(claims["sid"], reason="logout")
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if from_cookie or cookies.cookie_mode():
+            cookies.delete_auth_cookies(response)
+        return response
+
+    @staticmethod
+    def _claims(token: str | None) -> dict[str, Any] | None:
+        if not token:
+            return None
+        try:
+            return tokens.decode(
+                token,
+                tokens.ACCESS_TOKEN_TYPE,
+                required=("sub", "sid", "jti"),
+                max_lifetime=jwt_settings.ACCESS_TOKEN_LIFETIME,
+                allow_expired=True,
+            )
+        except tokens.TokenError:
+            return None
+
+
+class LogoutAllView(SessionAuthenticatedView):
+    """POST: revoke every session of the user, this one included."""
+
+    def post(self, request: Request) -> Response:
+        revoke_user_sessions(request.user.pk, reason="logout_all")
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        cookies.delete_auth_cookies(response)
+        return response
+
+
+def _current(request: Request) -> SessionAuth:
+    assert isinstance(request.auth, SessionAuth)
+    return request.auth
+
+
+class SessionListView(SessionAuthenticatedView):
+    """GET: the user's active sessions, the current one marked."""
+
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        active = [
+            s
+            for s in Session.objects.filter(user_id=request.user.pk).active(now)
+            if s.status(now) == "active"
+        ]
+        context = {
+            "current_session_id": _current(request).session_id,
+            "last_seen": store.last_seen([s.pk for s in active]),
+        }
+        return Response(SessionSerializer(active, many=True, context=context).data)
+
+
+class SessionDetailView(SessionAuthenticatedView):
+    """GET one of the user's sessions; DELETE revokes it. Another user's session is 404."""
+
+    def _session(self, request: Request, session_id: str) -> Session:
+        session = Session.objects.filter(pk=session_id, user_id=request.user.pk).first()
+        if session is None:
+            raise Http404
+        return session
+
+    def get(self, request: Request, session_id: str) -> Response:
+        session = self._session(request, session_id)
+        context = {
+            "current_session_id": _current(request).session_id,
+            "last_seen": store.last_seen([session.pk]),
+        }
+        return Response(SessionSerializer(session, context=context).data)
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        session = self._session(request, session_id)
+        revoke_session(session, reason="revoked_by_user")
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if session.pk == _current(request).session_id:
+            cookies.delete_auth_cookies(response)
+        return response
+
+
+class JWKSView(JWTSessionsView):
+    """GET: the public keys of the ring's asymmetric keys, for other services to verify with."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        response = Response(tokens.jwks())
+        response["Cache-Control"] = "public, max-age=300"
+        return response
