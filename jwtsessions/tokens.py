@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 from jwt.algorithms import Algorithm
@@ -42,6 +43,8 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
 MIN_HMAC_KEY_BYTES = 32
+# RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 MIN_RSA_KEY_BITS = 2048
 
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
@@ -113,11 +116,17 @@ class KeyRing:
         return None
 
 
-def derived_signing_key() -> bytes:
-    """The default HMAC key: derived from ``SECRET_KEY`` with a salt, never ``SECRET_KEY`` itself."""
-    return salted_hmac(
-        _DERIVED_KEY_SALT, "v1", secret=django_settings.SECRET_KEY, algorithm="sha256"
+def derived_signing_key(algorithm: str = "HS256") -> bytes:
+    """The default HMAC key: derived from ``SECRET_KEY`` with a salt, never ``SECRET_KEY`` itself.
+
+    As long as the algorithm's hash output (RFC 7518 section 3.2): 32 bytes for HS256, 64 for
+    HS384/HS512 (the first 48 of them for HS384).
+    """
+    digest = "sha256" if algorithm == "HS256" else "sha512"
+    key = salted_hmac(
+        _DERIVED_KEY_SALT, "v1", secret=django_settings.SECRET_KEY, algorithm=digest
     ).digest()
+    return key[: HMAC_KEY_BYTES.get(algorithm, MIN_HMAC_KEY_BYTES)]
 
 
 def _as_bytes(value: str | bytes) -> bytes:
@@ -137,11 +146,11 @@ def _prepare(
         if not private:
             raise KeyConfigError("jwtsessions.E002", f"{algorithm} needs a secret key")
         secret = _as_bytes(private)
-        if len(secret) < MIN_HMAC_KEY_BYTES:
+        minimum = HMAC_KEY_BYTES[algorithm]
+        if len(secret) < minimum:
             raise KeyConfigError(
                 "jwtsessions.E002",
-                f"the {algorithm} key has {len(secret)} bytes; at least {MIN_HMAC_KEY_BYTES} "
-                "are required",
+                f"the {algorithm} key has {len(secret)} bytes; at least {minimum} are required",
             )
         try:
             prepared = implementation.prepare_key(secret)
@@ -167,6 +176,11 @@ def _prepare(
     if hasattr(verifying, "sign"):
         # A private key given where the public one belongs: verify with its public half.
         verifying = verifying.public_key()
+    if signing is not None and _public_der(signing.public_key()) != _public_der(verifying):
+        # Every token signed would then be refused: report it at check time, not in production.
+        raise KeyConfigError(
+            "jwtsessions.E003", f"the {algorithm} private and public keys are not one pair"
+        )
     key_size = getattr(verifying, "key_size", None)
     if algorithm[:2] in ("RS", "PS") and key_size is not None and key_size < MIN_RSA_KEY_BITS:
         raise KeyConfigError(
@@ -176,6 +190,10 @@ def _prepare(
     if kid is None:
         kid = _thumbprint(implementation, verifying)
     return Key(kid, algorithm, implementation, verifying, signing)
+
+
+def _public_der(public_key: Any) -> bytes:
+    return bytes(public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
 
 
 def _thumbprint(implementation: Algorithm, public_key: Any) -> str:
@@ -218,7 +236,7 @@ def build_key_ring(config: Any = None) -> KeyRing:
         raise KeyConfigError("jwtsessions.E001", "the 'none' algorithm is never allowed")
     private = config.SIGNING_KEY
     if private is None and algorithm in HMAC_ALGORITHMS:
-        private = derived_signing_key()
+        private = derived_signing_key(algorithm)
     key = _prepare(algorithm, None, private, config.VERIFYING_KEY)
     if key.signing_key is None:
         raise KeyConfigError("jwtsessions.E003", f"{algorithm} needs SIGNING_KEY (a private key)")
@@ -269,7 +287,8 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
-    value = json.loads(data, object_pairs_hook=_reject_duplicates)
+    # Strict UTF-8 (RFC 7515): json.loads on bytes would also take UTF-16/32 and a BOM.
+    value = json.loads(data.decode("utf-8"), object_pairs_hook=_reject_duplicates)
     if not isinstance(value, dict):
         raise TokenError(reason="not a JSON object")
     return value
@@ -334,7 +353,7 @@ def _decode(
     max_lifetime: timedelta,
     allow_expired: bool,
 ) -> dict[str, Any]:
-    if isinstance(token, bytes):
+    if isinstance(token, bytes) and len(token) <= MAX_TOKEN_LENGTH:
         token = token.decode("ascii")
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise TokenError(reason="not a string or too long")
@@ -423,4 +442,3 @@ def jwks() -> dict[str, list[dict[str, Any]]]:
     """The JWK Set of every asymmetric key in the ring (public members only)."""
     keys = [jwk for key in key_ring().keys if (jwk := key.public_jwk()) is not None]
     return {"keys": keys}
-
