@@ -9,6 +9,9 @@ module captures a value at import time.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -94,6 +97,32 @@ KNOWN_KEYS = frozenset(
 )
 
 
+@functools.cache
+def _config_hints() -> dict[str, Any]:
+    return typing.get_type_hints(Config)
+
+
+def _type_checker(key: str) -> Callable[[Any], Any]:
+    """Type-check a value against its field annotation when that is plain classes or a union."""
+    hint = _config_hints()[key]
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    classes = tuple(typing.get_origin(o) or o for o in options)
+    if not all(isinstance(c, type) for c in classes):
+        return lambda value: value
+
+    expected = " or ".join("None" if c is type(None) else c.__name__ for c in classes)
+
+    def check(value: Any) -> Any:
+        # bool is an int subclass: True is no count, and 1 is no flag.
+        if isinstance(value, bool) and bool not in classes:
+            raise TypeError(f"expected {expected}, got {value!r}")
+        if not isinstance(value, classes):
+            raise TypeError(f"expected {expected}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
 def load(raw: Any) -> Config:
     """Parse a ``JWTSESSIONS`` value. Never raises: problems are recorded for the checks."""
     if raw is None:
@@ -107,10 +136,11 @@ def load(raw: Any) -> Config:
         if key not in KNOWN_KEYS:
             unknown.append(str(key))
             continue
-        convert = _CONVERTERS.get(key)
+        convert = _CONVERTERS.get(key) or _type_checker(key)
         try:
-            values[key] = convert(value) if convert else value
-        except (TypeError, ValueError) as exc:
+            values[key] = convert(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            # OverflowError: e.g. timedelta(seconds=10**20).
             invalid.append((key, str(exc)))
     return Config(**values, unknown_keys=tuple(unknown), invalid_keys=tuple(invalid))
 
