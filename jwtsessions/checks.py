@@ -100,6 +100,15 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
                     id="jwtsessions.W004",
                 )
             )
+        if name and name.startswith(("__Host-", "__Secure-")) and not config.COOKIE_SECURE:
+            # Browsers drop a prefixed cookie that lacks Secure: login would silently not stick.
+            messages.append(
+                checks.Warning(
+                    f"cookie {name!r} uses a __Host-/__Secure- prefix, which needs "
+                    "COOKIE_SECURE=True; browsers refuse it otherwise.",
+                    id="jwtsessions.W004",
+                )
+            )
     return messages
 
 
