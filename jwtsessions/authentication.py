@@ -34,7 +34,15 @@ class LazyUser(SimpleLazyObject):
     def __init__(self, user_id: Any) -> None:
         model = get_user_model()
         pk = model._meta.pk.to_python(user_id)  # type: ignore[union-attr]
-        super().__init__(lambda: model._default_manager.get(pk=pk))
+
+        def load() -> Any:
+            try:
+                return model._default_manager.get(pk=pk)
+            except model.DoesNotExist:
+                # Deleted after this request was authenticated: a 401, not a 500.
+                raise AuthFailed("user_inactive") from None
+
+        super().__init__(load)
         self.__dict__["_jwtsessions_pk"] = pk
 
     @property

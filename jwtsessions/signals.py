@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import Signal
 
 session_created = Signal()
@@ -51,8 +51,23 @@ def _revoke_on_change(sender: Any, instance: Any, created: bool, **kwargs: Any) 
         revoke_user_sessions(instance, reason="password_changed")
 
 
+def _refuse_sessions_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # The cascade removes the rows; the cache must hear of it too, once the deletion commits.
+    from django.db import transaction
+
+    from . import store
+    from .models import Session
+
+    ids = list(Session.objects.filter(user_id=instance.pk).values_list("pk", flat=True))
+    if ids:
+        transaction.on_commit(lambda: store.cache_refusals(ids, "user_inactive"))
+
+
 def connect_user_receivers() -> None:
     """Watch the user model for password changes and deactivation (called from ``ready()``)."""
     user_model = get_user_model()
     pre_save.connect(_remember_old_values, sender=user_model, dispatch_uid="jwtsessions.user.pre")
     post_save.connect(_revoke_on_change, sender=user_model, dispatch_uid="jwtsessions.user.post")
+    pre_delete.connect(
+        _refuse_sessions_of_deleted_user, sender=user_model, dispatch_uid="jwtsessions.user.delete"
+    )

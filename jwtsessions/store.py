@@ -70,19 +70,19 @@ def cache_call(operation: Callable[[BaseCache], T]) -> T:
     """Run ``operation`` on the cache, or raise :class:`CacheUnavailable`.
 
     A failure starts a back-off window in which the cache is not tried at all, so an outage
-    costs one timeout per window instead of one per request. The first success after an
-    outage replays what the database changed meanwhile.
+    costs one timeout per window instead of one per request. The first call after an outage
+    first replays what the database changed meanwhile, so the operation never reads an entry
+    the outage left stale.
     """
     if _health.down_until and time.monotonic() < _health.down_until:
         raise CacheUnavailable
     try:
-        result = operation(_cache())
+        if _health.outage_since is not None:
+            _recover()
+        return operation(_cache())
     except Exception as exc:
         _mark_down(exc)
         raise CacheUnavailable from None
-    if _health.outage_since is not None:
-        _recover()
-    return result
 
 
 def cache_call_quietly(operation: Callable[[BaseCache], Any]) -> None:
@@ -110,21 +110,17 @@ def _mark_down(exc: Exception) -> None:
 
 
 def _recover() -> None:
+    """Replay the database's refusals since the outage began; raise if the cache fails again."""
     with _health.lock:
         since = _health.outage_since
-        if since is None:
-            return
-        _health.outage_since = None
-        _health.down_until = 0.0
-    try:
-        replay_since(since)
-    except Exception as exc:
-        # Try again on the next call: the replay must not be lost.
-        with _health.lock:
-            _health.outage_since = since
-        logger.warning("cache replay failed (%s); will retry", type(exc).__name__)
-    else:
-        logger.info("cache %r is back; replayed changes since %s", jwt_settings.CACHE_ALIAS, since)
+    if since is None:
+        return
+    replay_since(since)
+    with _health.lock:
+        if _health.outage_since == since:
+            _health.outage_since = None
+            _health.down_until = 0.0
+    logger.info("cache %r is back; replayed changes since %s", jwt_settings.CACHE_ALIAS, since)
 
 
 def reset_health() -> None:

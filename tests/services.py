@@ -99,6 +99,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._stalled = False
+        self.accepted = 0
         self.up()
 
     def up(self) -> None:
@@ -111,7 +113,14 @@ class TcpProxy:
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
+    def stall(self) -> None:
+        """Accept connections but never answer: a server that hangs, so clients time out."""
+        self.down()
+        self._stalled = True
+        self.up()
+
     def down(self) -> None:
+        self._stalled = False
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
@@ -130,6 +139,11 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            self.accepted += 1
+            if self._stalled:
+                with self._lock:
+                    self._connections.append(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, 2)
             except OSError:

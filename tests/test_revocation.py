@@ -1,0 +1,177 @@
+"""Every way of revoking cuts an access token off on the very next request."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+
+from jwtsessions import revocation
+from jwtsessions.models import BlacklistedToken, Session
+from jwtsessions.signals import session_revoked
+from tests.factories import bearer, login, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def whoami(client, access):
+    return client.get("/api/whoami/", **bearer(access))
+
+
+@pytest.fixture(params=["warm", "flushed"])
+def cache_state(request):
+    """Run each case with the cache holding the session as active, and with it flushed."""
+    return request.param
+
+
+def _prepare(client, cache_state, access):
+    assert whoami(client, access).status_code == 200  # the cache now holds "active"
+    return cache_state
+
+
+def _after(client, cache_state):
+    if cache_state == "flushed":
+        caches["default"].clear()
+
+
+def assert_refused(client, access, code="session_revoked"):
+    r = whoami(client, access)
+    assert r.status_code == 401, r.content
+    assert r.json()["code"] == code
+    assert "WWW-Authenticate" in r
+
+
+def test_logout(client, cache_state):
+    body = login(client, make_user())
+    _prepare(client, cache_state, body["access"])
+    assert client.post("/api/auth/logout/", **bearer(body["access"])).status_code == 204
+    _after(client, cache_state)
+    assert_refused(client, body["access"])
+
+
+def test_logout_all(client, cache_state):
+    user = make_user()
+    a, b = login(client, user), login(client, user)
+    other = login(client, make_user())
+    _prepare(client, cache_state, b["access"])
+    assert client.post("/api/auth/logout-all/", **bearer(a["access"])).status_code == 204
+    _after(client, cache_state)
+    assert_refused(client, a["access"])
+    assert_refused(client, b["access"])
+    assert whoami(client, other["access"]).status_code == 200
+
+
+def test_delete_own_session_and_not_others(client, cache_state):
+    user = make_user()
+    phone, laptop = login(client, user), login(client, user)
+    stranger = login(client, make_user())
+    _prepare(client, cache_state, phone["access"])
+    r = client.delete(f"/api/auth/sessions/{stranger['session_id']}/", **bearer(laptop["access"]))
+    assert r.status_code == 404 and set(r.json()) == {"detail", "code"}
+    r = client.delete(f"/api/auth/sessions/{phone['session_id']}/", **bearer(laptop["access"]))
+    assert r.status_code == 204
+    _after(client, cache_state)
+    assert_refused(client, phone["access"])
+    assert whoami(client, laptop["access"]).status_code == 200
+    assert whoami(client, stranger["access"]).status_code == 200
+
+
+def test_password_change_by_set_password(client, cache_state):
+    user = make_user()
+    body = login(client, user)
+    _prepare(client, cache_state, body["access"])
+    user.set_password("a whole new passphrase")
+    user.save()
+    _after(client, cache_state)
+    assert_refused(client, body["access"])
+    assert Session.objects.get(pk=body["session_id"]).revoke_reason == "password_changed"
+
+
+def test_saving_a_user_without_password_change_revokes_nothing(client):
+    user = make_user()
+    body = login(client, user)
+    user.first_name = "Ada"
+    user.save()
+    assert whoami(client, body["access"]).status_code == 200
+
+
+def test_deactivation(client, cache_state):
+    user = make_user()
+    body = login(client, user)
+    _prepare(client, cache_state, body["access"])
+    user.is_active = False
+    user.save()
+    _after(client, cache_state)
+    assert_refused(client, body["access"])
+
+
+def test_deleted_user(client, cache_state, django_capture_on_commit_callbacks):
+    user = make_user()
+    body = login(client, user)
+    _prepare(client, cache_state, body["access"])
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    _after(client, cache_state)
+    assert_refused(client, body["access"], "user_inactive" if cache_state == "warm" else "session_revoked")
+
+
+def test_revoke_session_api_and_signal(client, cache_state):
+    body = login(client, make_user())
+    _prepare(client, cache_state, body["access"])
+    received = []
+
+    def receiver(sender, session_ids, reason, **kwargs):
+        received.append((session_ids, reason))
+
+    session_revoked.connect(receiver)
+    try:
+        assert revocation.revoke_session(body["session_id"], reason="incident") is True
+        assert revocation.revoke_session(body["session_id"]) is False  # already revoked
+    finally:
+        session_revoked.disconnect(receiver)
+    assert received == [([body["session_id"]], "incident")]
+    _after(client, cache_state)
+    assert_refused(client, body["access"])
+
+
+def test_revoke_user_sessions_keeps_one(client):
+    user = make_user()
+    keep, drop = login(client, user), login(client, user)
+    assert revocation.revoke_user_sessions(user, reason="x", keep=keep["session_id"]) == 1
+    assert whoami(client, keep["access"]).status_code == 200
+    assert_refused(client, drop["access"])
+
+
+def test_blacklisted_jti(client, cache_state):
+    body = login(client, make_user())
+    _prepare(client, cache_state, body["access"])
+    entry = revocation.blacklist_token(body["access"], reason="leaked")
+    assert entry is not None and BlacklistedToken.objects.filter(jti=entry.jti).exists()
+    _after(client, cache_state)
+    assert_refused(client, body["access"], "token_revoked")
+    # The session itself lives: a refreshed token works.
+    r = client.post("/api/auth/refresh/", {"refresh": body["refresh"]}, content_type="application/json")
+    assert whoami(client, r.json()["access"]).status_code == 200
+
+
+def test_blacklist_refuses_foreign_tokens():
+    with pytest.raises(ValueError):
+        revocation.blacklist_token("aaa.bbb.ccc")
+
+
+def test_sessions_list_shows_only_own_active_sessions(client):
+    user = make_user()
+    a = login(client, user, HTTP_USER_AGENT="Phone/1.0", REMOTE_ADDR="10.1.2.3")
+    b = login(client, user, HTTP_USER_AGENT="Laptop/2.0")
+    c = login(client, user)
+    login(client, make_user())
+    revocation.revoke_session(c["session_id"])
+    r = client.get("/api/auth/sessions/", **bearer(b["access"]))
+    assert r.status_code == 200
+    rows = {row["id"]: row for row in r.json()}
+    assert set(rows) == {a["session_id"], b["session_id"]}
+    assert rows[b["session_id"]]["current"] is True and rows[a["session_id"]]["current"] is False
+    assert rows[a["session_id"]]["user_agent"] == "Phone/1.0"
+    assert rows[a["session_id"]]["ip_address"] == "10.1.2.3"
+    assert set(rows[a["session_id"]]) == {
+        "id", "created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "current"
+    }
