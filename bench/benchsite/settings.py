@@ -1,0 +1,100 @@
+"""Django settings shared by every scheme in the benchmark: one project, one database, one Redis.
+
+The paths and the Redis URL come from the environment that ``bench/peers.py`` sets up.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+DEBUG = False
+SECRET_KEY = "bench-only-" + "s3cr3t-" * 8  # a throwaway key for a throwaway database
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+ROOT_URLCONF = "benchsite.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+WSGI_APPLICATION = "benchsite.wsgi.application"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "knox",
+    "rest_framework_api_key",
+    "jwtsessions",
+]
+
+# Django's startproject middleware, with the session engine chosen per URL (DB or Redis).
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "benchsite.middleware.PerSchemeSessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES: list[dict[str, object]] = []
+
+_DB_URL = os.environ.get("BENCH_DATABASE_URL", "")
+if _DB_URL.startswith("postgres"):
+    from urllib.parse import urlsplit
+
+    _p = urlsplit(_DB_URL)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _p.path.lstrip("/"),
+            "USER": _p.username or "postgres",
+            "PASSWORD": _p.password or "",
+            "HOST": _p.hostname or "127.0.0.1",
+            "PORT": str(_p.port or 5432),
+            "CONN_MAX_AGE": None,
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_SQLITE", "/tmp/jwtsessions-bench.db"),
+        }
+    }
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+    }
+}
+SESSION_CACHE_ALIAS = "default"
+
+# Every peer hashes its secrets with what it ships; users' passwords are not on the hot path.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "SIGNING_KEY": "bench-simplejwt-" + "k" * 32,
+    "ALGORITHM": "HS256",
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+}
+
+JWTSESSIONS: dict[str, object] = {}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"null": {"class": "logging.NullHandler"}},
+    "root": {"handlers": ["null"]},
+}
