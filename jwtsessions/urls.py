@@ -16,4 +16,5 @@ urlpatterns = [
     path("sessions/", views.SessionListView.as_view(), name="session-list"),
     path("sessions/<str:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
     path("jwks.json", views.JWKSView.as_view(), name="jwks"),
+    path("csrf/", views.CsrfTokenView.as_view(), name="csrf"),
 ]

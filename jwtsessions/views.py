@@ -6,7 +6,10 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -36,6 +39,13 @@ class JWTSessionsView(APIView):
 
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser]
+    #: ``False`` mounts a header-mode copy of a view in a cookie-mode project (tokens in the
+    #: body, no cookies, no CSRF), e.g. ``LoginView.as_view(use_cookies=False)`` for API clients.
+    use_cookies: bool = True
+
+    def cookie_mode(self) -> bool:
+        """True when this view sets and reads the auth cookies."""
+        return self.use_cookies and cookies.cookie_mode()
 
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -56,7 +66,7 @@ class SessionAuthenticatedView(JWTSessionsView):
     permission_classes = [IsAuthenticated]
 
 
-def _token_response(pair: sessions.TokenPair, status_code: int = status.HTTP_200_OK) -> Response:
+def _token_response(pair: sessions.TokenPair, *, with_cookies: bool) -> Response:
     body: dict[str, Any] = {
         "access": pair.access,
         "refresh": pair.refresh,
@@ -64,13 +74,13 @@ def _token_response(pair: sessions.TokenPair, status_code: int = status.HTTP_200
         "expires_in": pair.expires_in,
         "session_id": pair.session.pk,
     }
-    if cookies.cookie_mode():
+    if with_cookies:
         # Browsers get the tokens as HttpOnly cookies only: page scripts never see them.
         del body["access"], body["refresh"]
-        response = Response(body, status=status_code)
+        response = Response(body)
         cookies.set_auth_cookies(response, pair)
         return response
-    return Response(body, status=status_code)
+    return Response(body)
 
 
 class LoginView(JWTSessionsView):
@@ -80,7 +90,9 @@ class LoginView(JWTSessionsView):
     permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
-        if cookies.cookie_mode():
+        if self.cookie_mode():
+            # Setting cookies from a forged cross-site login would log the victim in as the
+            # attacker (login CSRF).
             enforce_csrf(request)
         data = self.validated(LoginSerializer, request)
         username, password = data["username"], data["password"]
@@ -94,7 +106,8 @@ class LoginView(JWTSessionsView):
             throttling.record_failure(username, ip)
             raise refuse(request, "invalid_credentials")
         throttling.record_success(username)
-        return _token_response(sessions.create_session(user, request._request))
+        pair = sessions.create_session(user, request._request)
+        return _token_response(pair, with_cookies=self.cookie_mode())
 
 
 class RefreshView(JWTSessionsView):
@@ -104,18 +117,21 @@ class RefreshView(JWTSessionsView):
     permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
+        with_cookies = self.cookie_mode()
+        if with_cookies:
+            # The answer sets cookies, whether the token came from the cookie or the body: a
+            # forged refresh must not plant another session's cookies either.
+            enforce_csrf(request)
         token = self.validated(RefreshSerializer, request).get("refresh")
-        if not token and cookies.cookie_mode():
+        if not token and with_cookies:
             token = request.COOKIES.get(jwt_settings.REFRESH_COOKIE)
-            if token:
-                enforce_csrf(request)
         if not token:
             raise refuse(request, "refresh_invalid")
         try:
             pair = sessions.rotate(token, request._request)
         except store.Refusal as exc:
             raise refuse(request, exc.code) from None
-        return _token_response(pair)
+        return _token_response(pair, with_cookies=with_cookies)
 
 
 class LogoutView(JWTSessionsView):
@@ -131,13 +147,12 @@ class LogoutView(JWTSessionsView):
 
     def post(self, request: Request) -> Response:
         token = header_credential(request, JWTSessionAuthentication.keyword)
-        from_cookie = False
-        if token is None and cookies.cookie_mode():
-            token = request.COOKIES.get(jwt_settings.AUTH_COOKIE or "")
-            from_cookie = token is not None
+        with_cookies = self.cookie_mode()
+        if token is None and with_cookies:
             enforce_csrf(request)
+            token = request.COOKIES.get(jwt_settings.AUTH_COOKIE or "")
         claims = self._claims(token)
-        if claims is None and not cookies.cookie_mode():
+        if claims is None and not with_cookies:
             raise refuse(request, "token_invalid" if token else "not_authenticated")
         if claims is not None:
             # The token's signature binds sid to sub: revoke only that user's session.
@@ -145,7 +160,7 @@ class LogoutView(JWTSessionsView):
             if owned.exists():
                 revoke_session(claims["sid"], reason="logout")
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        if from_cookie or cookies.cookie_mode():
+        if with_cookies:
             cookies.delete_auth_cookies(response)
         return response
 
@@ -171,7 +186,8 @@ class LogoutAllView(SessionAuthenticatedView):
     def post(self, request: Request) -> Response:
         revoke_user_sessions(request.user.pk, reason="logout_all")
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        cookies.delete_auth_cookies(response)
+        if self.cookie_mode():
+            cookies.delete_auth_cookies(response)
         return response
 
 
@@ -218,8 +234,25 @@ class SessionDetailView(SessionAuthenticatedView):
         session = self._session(request, session_id)
         revoke_session(session, reason="revoked_by_user")
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        if session.pk == _current(request).session_id:
+        if session.pk == _current(request).session_id and self.cookie_mode():
             cookies.delete_auth_cookies(response)
+        return response
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class CsrfTokenView(JWTSessionsView):
+    """GET: ``{"csrf_token"}`` and the CSRF cookie, for single-page apps in cookie mode.
+
+    Send the token back as the ``X-CSRFToken`` header (``CSRF_HEADER_NAME``) on every unsafe
+    request made with the auth cookies, login and refresh included.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        response = Response({"csrf_token": get_token(request._request)})
+        response["Cache-Control"] = "no-store"
         return response
 
 
