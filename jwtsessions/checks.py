@@ -3,8 +3,8 @@
 | id | level | what |
 |---|---|---|
 | E001 | error | algorithm ``none`` or not supported |
-| E002 | error | HMAC key shorter than 32 bytes, or a public key PEM used as an HMAC secret |
-| E003 | error | asymmetric algorithm without a usable key pair, or an RSA key under 2048 bits |
+| E002 | error | HMAC key shorter than its hash (32/48/64 bytes), or a public key used as an HMAC secret |
+| E003 | error | asymmetric algorithm without a usable (matching) key pair, or RSA under 2048 bits |
 | E004 | error | key ring entry with a missing or duplicate ``kid`` |
 | E005 | error | ``CACHE_ALIAS`` names no configured cache |
 | E006 | error | unknown key in ``JWTSESSIONS`` (a typo would silently keep a default) |
