@@ -10,7 +10,8 @@ class JWTSessionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals
+        from . import apikeys, checks, signals
 
         checks.register()
         signals.connect_user_receivers()
+        apikeys.connect_receivers()

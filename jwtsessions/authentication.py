@@ -7,7 +7,11 @@ RFC 6750 ``WWW-Authenticate`` header. None of them writes to the database.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from functools import cached_property
 from typing import Any
 
@@ -17,7 +21,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
-from . import store, tokens
+from . import apikeys, store, tokens
 from .exceptions import AuthFailed
 from .models import Session
 from .settings import jwt_settings
@@ -175,6 +179,108 @@ class JWTSessionAuthentication(BaseAuthentication):
         except store.Refusal as exc:
             raise refuse(request, exc.code) from None
         return SessionAuth(token, claims, state, from_cookie)
+
+    def authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request)
+
+
+# --- API keys and service tokens -------------------------------------------------------------
+
+API_KEY_SCHEME = "Api-Key"
+
+
+def api_key_credential(request: Request) -> str | None:
+    """The key from ``Authorization: Api-Key <key>`` or ``X-API-Key``; never the URL or body."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header:
+        parts = str(header).split()
+        if parts and parts[0].lower() == API_KEY_SCHEME.lower():
+            if len(parts) != 2:
+                raise refuse(request, "api_key_invalid")
+            return parts[1]
+    key = request.META.get("HTTP_X_API_KEY")
+    return str(key).strip() if key else None
+
+
+def _declared_type(token: str) -> str | None:
+    """The unverified ``typ`` of a JWT header: only to decide which class handles the token."""
+    segment = token.split(".", 1)[0]
+    if len(segment) > tokens.MAX_HEADER_BYTES * 2:
+        return None
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    typ = header.get("typ") if isinstance(header, dict) else None
+    return typ if isinstance(typ, str) else None
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``Authorization: Api-Key <key>`` or ``X-API-Key: <key>``.
+
+    ``request.user`` is the owner (loaded lazily: a warm-cache request runs no query) and
+    ``request.auth`` an :class:`~jwtsessions.apikeys.ApiKeyAuth` with the key's public id and
+    scopes. Revoked, expired, unknown or forged keys and keys of inactive owners are refused.
+    """
+
+    keyword = API_KEY_SCHEME
+
+    def authenticate(self, request: Request) -> tuple[Any, apikeys.ApiKeyAuth] | None:
+        raw = api_key_credential(request)
+        if raw is None:
+            return None
+        try:
+            state = apikeys.check_api_key(raw)
+        except store.Refusal as exc:
+            raise refuse(request, exc.code) from None
+        expires = None
+        if state.expires_at:
+            expires = datetime.fromtimestamp(state.expires_at, tz=dt_timezone.utc)
+        auth = apikeys.ApiKeyAuth(state.public_id, state.user_id, state.scopes, expires)
+        return LazyUser(state.user_id), auth
+
+    def authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request, self.keyword)
+
+
+class ServiceTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <service token>``, verified without a session.
+
+    Checks the signature, ``typ`` (service tokens only), claims and lifetime, then, in one
+    cache round trip, the ``jti`` blacklist and the state of the key that obtained the token.
+    A bearer token whose header declares a session access token is left to
+    ``JWTSessionAuthentication`` (``None``), so both classes can serve one view when this one
+    is listed first; alone, this class never accepts a session token.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, apikeys.ServiceTokenAuth] | None:
+        token = header_credential(request, self.keyword)
+        if token is None or _declared_type(token) == tokens.ACCESS_TOKEN_TYPE:
+            return None
+        try:
+            claims = tokens.decode(
+                token,
+                tokens.SERVICE_TOKEN_TYPE,
+                required=("sub", "jti"),
+                max_lifetime=jwt_settings.SERVICE_TOKEN_LIFETIME,
+            )
+        except tokens.TokenError as exc:
+            raise refuse(request, exc.code) from None
+        subject, scope = claims["sub"], claims.get("scope", "")
+        public_id = subject.removeprefix(apikeys.SERVICE_SUBJECT_PREFIX)
+        scopes = apikeys.parse_scope(scope) if scope else ()
+        if public_id == subject or not apikeys.codec.is_public_id(public_id) or scopes is None:
+            raise refuse(request, "token_invalid")
+        try:
+            state = apikeys.check_service_token(public_id, claims["jti"])
+        except store.Refusal as exc:
+            raise refuse(request, exc.code) from None
+        # An admin may have narrowed the key since: the token never exceeds the key.
+        effective = tuple(s for s in scopes if s in state.scopes)
+        auth = apikeys.ServiceTokenAuth(token, claims, public_id, state.user_id, effective)
+        return LazyUser(state.user_id), auth
 
     def authenticate_header(self, request: Request) -> str:
         return bearer_challenge(request)

@@ -81,6 +81,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {**error_body("invalid_request"), "fields": data}
         response.status_code = status.HTTP_400_BAD_REQUEST
         return response
+    marked = getattr(context.get("request"), "_jwtsessions_error", None)
+    if isinstance(exc, exceptions.PermissionDenied) and marked == "insufficient_scope":
+        # HasScope inside DRF's & / |, which drop the permission's own message.
+        response.data = error_body("insufficient_scope")
+        return response
     code = "error"
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()

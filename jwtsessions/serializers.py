@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
-from .models import Session
+from .apikeys import codec, is_valid_scope
+from .models import ApiKey, Session
+from .settings import jwt_settings
 
 
 class LoginSerializer(serializers.Serializer[Any]):
@@ -35,3 +38,69 @@ class SessionSerializer(serializers.ModelSerializer[Session]):
         seen = self.context.get("last_seen", {}).get(session.pk)
         value = max(session.last_used_at, seen) if seen else session.last_used_at
         return serializers.DateTimeField().to_representation(value)
+
+
+class ScopeField(serializers.CharField):
+    """One scope: 1-64 printable ASCII characters, no space, quote or backslash (RFC 6749)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not is_valid_scope(value):
+            raise serializers.ValidationError(
+                "A scope is 1-64 printable ASCII characters without spaces, quotes or backslashes."
+            )
+        return value
+
+
+class ApiKeyCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(child=ScopeField(), required=False, default=list)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_scopes(self, value: list[str]) -> list[str]:
+        limit = jwt_settings.MAX_API_KEY_SCOPES
+        unique = list(dict.fromkeys(value))
+        if len(unique) > limit:
+            raise serializers.ValidationError(f"At most {limit} scopes.")
+        return unique
+
+    def validate_expires_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    """A key as listed: never its secret or digest."""
+
+    prefix = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "status",
+        ]
+        read_only_fields = fields
+
+    def get_prefix(self, api_key: ApiKey) -> str:
+        return codec.display_prefix(api_key.public_id)
+
+    def get_status(self, api_key: ApiKey) -> str:
+        return api_key.status()
+
+
+class ServiceTokenRequestSerializer(serializers.Serializer[Any]):
+    scope = serializers.CharField(max_length=4096, required=False, trim_whitespace=False)

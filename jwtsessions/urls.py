@@ -16,5 +16,8 @@ urlpatterns = [
     path("sessions/", views.SessionListView.as_view(), name="session-list"),
     path("sessions/<str:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
     path("jwks.json", views.JWKSView.as_view(), name="jwks"),
+    path("api-keys/", views.ApiKeyListView.as_view(), name="apikey-list"),
+    path("api-keys/<int:key_id>/", views.ApiKeyDetailView.as_view(), name="apikey-detail"),
+    path("service-token/", views.ServiceTokenView.as_view(), name="service-token"),
     path("csrf/", views.CsrfTokenView.as_view(), name="csrf"),
 ]

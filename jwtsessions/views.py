@@ -18,8 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import cookies, sessions, store, throttling, tokens
+from . import apikeys, cookies, sessions, store, throttling, tokens
 from .authentication import (
+    ApiKeyAuthentication,
     JWTSessionAuthentication,
     SessionAuth,
     bearer_challenge,
@@ -27,10 +28,17 @@ from .authentication import (
     header_credential,
     refuse,
 )
-from .exceptions import InvalidRequest, TooManyAttempts, exception_handler
-from .models import Session
-from .revocation import revoke_session, revoke_user_sessions
-from .serializers import LoginSerializer, RefreshSerializer, SessionSerializer
+from .exceptions import InvalidRequest, ScopeDenied, TooManyAttempts, exception_handler
+from .models import ApiKey, Session
+from .revocation import revoke_api_key, revoke_session, revoke_user_sessions
+from .serializers import (
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    LoginSerializer,
+    RefreshSerializer,
+    ServiceTokenRequestSerializer,
+    SessionSerializer,
+)
 from .settings import jwt_settings
 
 
@@ -265,4 +273,86 @@ class JWKSView(JWTSessionsView):
     def get(self, request: Request) -> Response:
         response = Response(tokens.jwks())
         response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+# --- API keys and service tokens -------------------------------------------------------------
+
+
+class ApiKeyListView(SessionAuthenticatedView):
+    """GET: the user's keys that are not revoked. POST: create one; its key is shown only here."""
+
+    def get(self, request: Request) -> Response:
+        owner: Any = request.user.pk
+        keys = list(ApiKey.objects.filter(user_id=owner, revoked_at__isnull=True))
+        # Listing is where the cached "last used" stamps reach the database (never a request).
+        apikeys.persist_last_used(keys)
+        return Response(ApiKeySerializer(keys, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(ApiKeyCreateSerializer, request)
+        api_key, key = apikeys.create_api_key(
+            request.user, data["name"], data["scopes"], data["expires_at"]
+        )
+        body = dict(ApiKeySerializer(api_key).data)
+        body["key"] = key
+        response = Response(body, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ApiKeyDetailView(SessionAuthenticatedView):
+    """GET one of the user's keys; DELETE revokes it at once. Another user's key is 404."""
+
+    def _api_key(self, request: Request, key_id: int) -> ApiKey:
+        owner: Any = request.user.pk
+        api_key = ApiKey.objects.filter(pk=key_id, user_id=owner).first()
+        if api_key is None:
+            raise Http404
+        return api_key
+
+    def get(self, request: Request, key_id: int) -> Response:
+        return Response(ApiKeySerializer(self._api_key(request, key_id)).data)
+
+    def delete(self, request: Request, key_id: int) -> Response:
+        revoke_api_key(self._api_key(request, key_id), reason="revoked_by_user")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ServiceTokenView(JWTSessionsView):
+    """POST ``{"scope"?}`` with an API key: a short-lived service token.
+
+    ``scope`` (space-separated) may narrow the key's scopes, never widen them (403
+    ``insufficient_scope``); without it the token carries all of the key's scopes.
+    """
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request, ApiKeyAuthentication.keyword)
+
+    def post(self, request: Request) -> Response:
+        auth = request.auth
+        assert isinstance(auth, apikeys.ApiKeyAuth)
+        requested = self.validated(ServiceTokenRequestSerializer, request).get("scope")
+        scopes: tuple[str, ...] = auth.scopes
+        if requested is not None:
+            parsed = apikeys.parse_scope(requested)
+            if parsed is None:
+                raise InvalidRequest(detail="scope must be space-separated scope tokens.")
+            if not set(parsed) <= set(auth.scopes):
+                raise ScopeDenied()
+            scopes = parsed
+        expires_ts = int(auth.expires_at.timestamp()) if auth.expires_at else 0
+        state = apikeys.KeyState(auth.public_id, auth.user_id, expires_ts, auth.scopes)
+        token, expires_in = apikeys.issue_service_token(state, scopes)
+        body = {
+            "access": token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "scope": " ".join(scopes),
+        }
+        response = Response(body)
+        response["Cache-Control"] = "no-store"
         return response

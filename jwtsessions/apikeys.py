@@ -1,0 +1,496 @@
+"""API keys and service tokens: the key format, its digest, and the cache-over-database lookup.
+
+A key reads ``<API_KEY_PREFIX>_<public id>_<secret><checksum>``:
+
+* the public id (12 base62 characters) names the row; it is not a credential and is shown in
+  lists and the admin;
+* the secret is 43 base62 characters drawn one by one with :mod:`secrets` (256 bits);
+* the checksum (6 base62 characters, CRC-32 of the public id and secret) lets a mistyped or
+  truncated key be refused before any cache call or query, and lets secret scanners recognise
+  a key without asking the server.
+
+The server keeps the public id and a SHA-256 digest of the secret; see :class:`KeyCodec` for
+why a plain digest and not a pepper or a password hasher.
+
+Lookup follows :mod:`jwtsessions.store`: one ``get_many`` per request (the key's entry and its
+"last seen" stamp); on a miss or an outage the database answers and, on a miss, fills the cache.
+``last_used_at`` is never written by authentication: the request stores a timestamp in the
+cache at most once per ``LAST_USED_INTERVAL``, and :func:`persist_last_used` copies those stamps
+to the database when keys are listed (or from a periodic job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import logging
+import secrets
+import string
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from functools import cached_property
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from . import store, tokens
+from .models import ApiKey
+from .settings import jwt_settings
+
+logger = logging.getLogger("jwtsessions.apikeys")
+
+# "When was this key last used": written by requests, read by persist_last_used.
+LAST_USED_KEY = "jws:ku:"
+# Long enough that a key used once and listed weeks later still shows the right date.
+LAST_USED_TTL = int(timedelta(days=90).total_seconds())
+
+SERVICE_SUBJECT_PREFIX = "apikey:"
+MAX_SCOPE_LENGTH = 64
+# RFC 6749 section 3.3 scope-token characters: printable ASCII except space, '"' and '\'.
+SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+class KeyCodec:
+    """Generation, parsing and hashing of API keys. Nothing here touches the cache or database.
+
+    **Digest: plain SHA-256, domain-separated** (``sha256("jwtsessions.apikey.v1" NUL public id
+    NUL secret)``). The secret is 256 uniformly random bits, so a stolen digest cannot be
+    reversed or brute-forced; a pepper (HMAC with a server-side key) would add nothing against
+    that and would have to survive ``SECRET_KEY`` rotation forever, or every key would die with
+    the old secret. A password hasher (Argon2, bcrypt, PBKDF2) would add nothing either and would
+    hand any client a CPU amplifier on every request. Digests are compared with
+    :func:`hmac.compare_digest` on bytes, and an unknown or refused public id is compared against
+    a dummy digest, so every lookup costs the same comparison.
+    """
+
+    ALPHABET = string.digits + string.ascii_letters
+    PUBLIC_ID_LENGTH = 12
+    # 43 * log2(62) = 256.03 bits.
+    SECRET_LENGTH = 43
+    CHECKSUM_LENGTH = 6
+    _DOMAIN = b"jwtsessions.apikey.v1"
+    _DUMMY_DIGEST = hashlib.sha256(b"jwtsessions.apikey.dummy").digest()
+
+    @property
+    def prefix(self) -> str:
+        # Read on every call: settings follow override_settings and are never captured.
+        return str(jwt_settings.API_KEY_PREFIX)
+
+    def key_length(self) -> int:
+        body = self.PUBLIC_ID_LENGTH + self.SECRET_LENGTH + self.CHECKSUM_LENGTH
+        return len(self.prefix) + 2 + body
+
+    def _random(self, length: int) -> str:
+        return "".join(secrets.choice(self.ALPHABET) for _ in range(length))
+
+    def new_public_id(self) -> str:
+        return self._random(self.PUBLIC_ID_LENGTH)
+
+    def checksum(self, public_id: str, secret: str) -> str:
+        value = zlib.crc32(f"{public_id}_{secret}".encode("ascii"))
+        chars = []
+        for _ in range(self.CHECKSUM_LENGTH):
+            value, index = divmod(value, len(self.ALPHABET))
+            chars.append(self.ALPHABET[index])
+        return "".join(reversed(chars))
+
+    def compose(self, public_id: str, secret: str) -> str:
+        return f"{self.prefix}_{public_id}_{secret}{self.checksum(public_id, secret)}"
+
+    def generate(self, public_id: str | None = None) -> tuple[str, str, str]:
+        """A new key: ``(public id, the whole key, hex digest)``. The key is shown once."""
+        public_id = public_id or self.new_public_id()
+        secret = self._random(self.SECRET_LENGTH)
+        return public_id, self.compose(public_id, secret), self.digest(public_id, secret).hex()
+
+    def display_prefix(self, public_id: str) -> str:
+        """The non-secret start of a key, to tell keys apart in lists."""
+        return f"{self.prefix}_{public_id}"
+
+    def parse(self, raw: Any) -> tuple[str, str] | None:
+        """``(public id, secret)`` of a well-formed key with a valid checksum, else ``None``."""
+        if not isinstance(raw, str) or len(raw) != self.key_length():
+            return None
+        head = self.prefix + "_"
+        if not raw.startswith(head):
+            return None
+        public_id, separator, body = raw[len(head) :].partition("_")
+        if not separator or len(public_id) != self.PUBLIC_ID_LENGTH:
+            return None
+        if not all(c in self.ALPHABET for c in public_id + body):
+            return None
+        secret, check = body[: self.SECRET_LENGTH], body[self.SECRET_LENGTH :]
+        if check != self.checksum(public_id, secret):
+            return None
+        return public_id, secret
+
+    def is_public_id(self, value: Any) -> bool:
+        return (
+            isinstance(value, str)
+            and len(value) == self.PUBLIC_ID_LENGTH
+            and all(c in self.ALPHABET for c in value)
+        )
+
+    def digest(self, public_id: str, secret: str) -> bytes:
+        data = b"\0".join((self._DOMAIN, public_id.encode("ascii"), secret.encode("ascii")))
+        return hashlib.sha256(data).digest()
+
+    def matches(self, stored_hex: str, public_id: str, secret: str) -> bool:
+        """Constant-time comparison of the presented secret with a stored hex digest.
+
+        ``stored_hex`` empty (unknown or refused key) is compared against a dummy digest, so
+        the answer takes the same work either way.
+        """
+        try:
+            stored = bytes.fromhex(stored_hex) if stored_hex else b""
+        except ValueError:
+            stored = b""
+        candidate = self.digest(public_id, secret)
+        equal = hmac.compare_digest(stored or self._DUMMY_DIGEST, candidate)
+        return equal and bool(stored)
+
+
+codec = KeyCodec()
+
+
+# --- cached state -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyState:
+    """What authentication needs to know about a usable key."""
+
+    public_id: str
+    user_id: str
+    expires_at: int  # 0 = never
+    scopes: tuple[str, ...]
+
+
+class ScopedCredential:
+    """Base of ``request.auth`` for credentials that carry scopes (checked by ``HasScope``)."""
+
+    scopes: tuple[str, ...]
+    public_id: str
+
+    @cached_property
+    def api_key(self) -> ApiKey:
+        """The :class:`~jwtsessions.models.ApiKey` row (one query, on first access)."""
+        return ApiKey.objects.get(public_id=self.public_id)
+
+    def has_scopes(self, required: Iterable[str]) -> bool:
+        return set(required) <= set(self.scopes)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ApiKeyAuth(ScopedCredential):
+    """``request.auth`` for an API key: its public id, owner and scopes (never the secret)."""
+
+    public_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ServiceTokenAuth(ScopedCredential):
+    """``request.auth`` for a service token: the token, its claims and effective scopes."""
+
+    token: str
+    claims: dict[str, Any]
+    public_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+
+Entry = tuple[Any, ...]
+
+
+def _load(public_id: str) -> Entry:
+    """The key's cache entry, built from the database (one query)."""
+    row = (
+        ApiKey.objects.filter(public_id=public_id)
+        .values_list("digest", "user_id", "expires_at", "scopes", "revoked_at", "user__is_active")
+        .first()
+    )
+    if row is None:
+        return ("", "api_key_invalid")
+    digest, user_id, expires_at, scopes, revoked_at, is_active = row
+    if revoked_at is not None:
+        return ("", "api_key_revoked")
+    if not is_active:
+        return ("", "user_inactive")
+    expires = int(expires_at.timestamp()) if expires_at is not None else 0
+    return (digest, str(user_id), expires, _clean_scopes(scopes))
+
+
+def _clean_scopes(scopes: Any) -> tuple[str, ...]:
+    if not isinstance(scopes, list | tuple):
+        return ()
+    return tuple(s for s in scopes if isinstance(s, str))
+
+
+def _ttl(entry: Entry) -> int:
+    if entry[0] == "" and entry[1] == "api_key_revoked":
+        return store.negative_ttl()
+    return max(int(jwt_settings.SESSION_CACHE_TTL.total_seconds()), 1)
+
+
+def _fill(public_id: str, entry: Entry) -> None:
+    # ``add``, not ``set``: a refusal written meanwhile by a revocation is never overwritten.
+    key = store.API_KEY_KEY + public_id
+    store.cache_call_quietly(lambda c: c.add(key, entry, _ttl(entry)))
+
+
+def _state_from(public_id: str, entry: Any, secret: str | None) -> KeyState:
+    """Turn a cache entry into a usable state or raise :class:`store.Refusal`.
+
+    With ``secret`` given the digest is checked first, so a forged secret never learns more
+    than ``api_key_invalid`` about a usable key.
+    """
+    if not isinstance(entry, tuple) or len(entry) not in (2, 4):
+        entry = ("", "api_key_invalid")
+    if len(entry) == 2:
+        if secret is not None:
+            codec.matches("", public_id, secret)
+        raise store.Refusal(str(entry[1]))
+    digest, user_id, expires, scopes = entry
+    if secret is not None and not codec.matches(str(digest), public_id, secret):
+        raise store.Refusal("api_key_invalid")
+    if expires and expires <= time.time():
+        raise store.Refusal("api_key_expired")
+    return KeyState(public_id, str(user_id), int(expires), tuple(scopes))
+
+
+def _record_seen(public_id: str, seen: Any, now: int) -> None:
+    interval = jwt_settings.LAST_USED_INTERVAL.total_seconds()
+    if isinstance(seen, int) and now - seen < interval:
+        return
+    key = LAST_USED_KEY + public_id
+    store.cache_call_quietly(lambda c: c.set(key, now, LAST_USED_TTL))
+
+
+def check_api_key(raw_key: Any) -> KeyState:
+    """Authenticate a presented key, or raise :class:`store.Refusal`.
+
+    A malformed key or a bad checksum is refused before any cache call or query. A warm cache
+    answers with one ``get_many`` and no query; a cold or unreachable cache costs one query.
+    Never writes to the database.
+    """
+    parsed = codec.parse(raw_key)
+    if parsed is None:
+        raise store.Refusal("api_key_invalid")
+    public_id, secret = parsed
+    keys = [store.API_KEY_KEY + public_id, LAST_USED_KEY + public_id]
+    try:
+        cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many(keys))
+    except store.CacheUnavailable:
+        cached = None
+    entry = cached.get(keys[0]) if cached is not None else None
+    if entry is None:
+        entry = _load(public_id)
+        if cached is not None:
+            _fill(public_id, entry)
+    state = _state_from(public_id, entry, secret)
+    if cached is not None:
+        _record_seen(public_id, cached.get(keys[1]), int(time.time()))
+    return state
+
+
+def check_service_token(public_id: str, jti: str) -> KeyState:
+    """The state of a service token's key and its ``jti`` blacklist entry: one ``get_many``.
+
+    A token is refused when its ``jti`` is blacklisted (``token_revoked``) or when its key is
+    revoked, expired or deleted, or its owner inactive (the key's code): revoking a key ends
+    the service tokens it issued on the next request.
+    """
+    keys = [store.API_KEY_KEY + public_id, store.BLACKLIST_KEY + jti, store.BLACKLIST_LOADED_KEY]
+    try:
+        cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many(keys))
+    except store.CacheUnavailable:
+        cached = None
+    entry = cached.get(keys[0]) if cached is not None else None
+    if entry is None:
+        entry = _load(public_id)
+        if cached is not None:
+            _fill(public_id, entry)
+    state = _state_from(public_id, entry, None)
+    if store.blacklist_verdict(jti, cached):
+        raise store.Refusal("token_revoked")
+    return state
+
+
+# --- creating, listing ------------------------------------------------------------------------
+
+
+def create_api_key(
+    user: Any,
+    name: str,
+    scopes: Sequence[str] = (),
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key for ``user``; return the row and the whole key (to show once, never log)."""
+    for _attempt in range(3):
+        public_id, key, digest = codec.generate()
+        api_key = ApiKey(
+            user=user,
+            name=name,
+            public_id=public_id,
+            digest=digest,
+            scopes=list(scopes),
+            expires_at=expires_at,
+        )
+        try:
+            with transaction.atomic():
+                api_key.save(force_insert=True)
+        except IntegrityError:
+            # A public id collision (72 random bits: practically never): draw again.
+            if ApiKey.objects.filter(public_id=public_id).exists():
+                continue
+            raise
+        if getattr(user, "is_active", True):
+            _warm(api_key)
+        return api_key, key
+    raise RuntimeError("could not draw a unique API key id")
+
+
+def _warm(api_key: ApiKey) -> None:
+    expires = int(api_key.expires_at.timestamp()) if api_key.expires_at is not None else 0
+    entry = (api_key.digest, str(api_key.user_id), expires, _clean_scopes(api_key.scopes))
+    key = store.API_KEY_KEY + api_key.public_id
+    store.cache_call_quietly(lambda c: c.set(key, entry, _ttl(entry)))
+
+
+def last_seen(public_ids: list[str]) -> dict[str, datetime]:
+    """When each key was last used, as recorded in the cache (``{}`` if unavailable)."""
+    if not public_ids:
+        return {}
+    try:
+        found = store.cache_call(lambda c: c.get_many([LAST_USED_KEY + p for p in public_ids]))
+    except store.CacheUnavailable:
+        return {}
+    return {
+        key[len(LAST_USED_KEY) :]: datetime.fromtimestamp(value, tz=dt_timezone.utc)
+        for key, value in found.items()
+        if isinstance(value, int)
+    }
+
+
+def persist_last_used(api_keys: Sequence[ApiKey]) -> None:
+    """Copy the cached "last used" stamps of ``api_keys`` to their rows (and the instances).
+
+    Called when keys are listed, so the database catches up without any write on the request
+    path. One ``UPDATE`` per key whose stamp moved, at most once per ``LAST_USED_INTERVAL``.
+    """
+    seen = last_seen([k.public_id for k in api_keys])
+    for api_key in api_keys:
+        stamp = seen.get(api_key.public_id)
+        if stamp is None or (api_key.last_used_at is not None and api_key.last_used_at >= stamp):
+            continue
+        ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gte=stamp).update(
+            last_used_at=stamp
+        )
+        api_key.last_used_at = stamp
+
+
+# --- service tokens ---------------------------------------------------------------------------
+
+
+def issue_service_token(state: KeyState, scopes: Sequence[str]) -> tuple[str, int]:
+    """A signed service token for a key, limited to ``scopes``; and its lifetime in seconds."""
+    lifetime = jwt_settings.SERVICE_TOKEN_LIFETIME
+    claims: dict[str, Any] = {
+        "sub": SERVICE_SUBJECT_PREFIX + state.public_id,
+        "scope": " ".join(scopes),
+        **tokens.standard_claims(lifetime),
+    }
+    if state.expires_at and state.expires_at < claims["exp"]:
+        # Never outlive the key that obtained it.
+        claims["exp"] = max(state.expires_at, claims["iat"] + 1)
+    return tokens.encode(claims, tokens.SERVICE_TOKEN_TYPE), claims["exp"] - claims["iat"]
+
+
+def parse_scope(value: Any) -> tuple[str, ...] | None:
+    """Scope tokens of a space-separated ``scope`` string, or ``None`` if malformed."""
+    if not isinstance(value, str) or len(value) > 4096:
+        return None
+    scopes = tuple(dict.fromkeys(value.split(" ")))
+    if not all(is_valid_scope(s) for s in scopes):
+        return None
+    return scopes
+
+
+def is_valid_scope(scope: Any) -> bool:
+    return (
+        isinstance(scope, str)
+        and 0 < len(scope) <= MAX_SCOPE_LENGTH
+        and all(c in SCOPE_CHARACTERS for c in scope)
+    )
+
+
+# --- keeping the cache honest -----------------------------------------------------------------
+
+
+def forget(public_ids: Iterable[str]) -> None:
+    """Drop cached entries so the next request reads the database (after an edit)."""
+    keys = [store.API_KEY_KEY + p for p in public_ids]
+    if keys:
+        store.cache_call_quietly(lambda c: c.delete_many(keys))
+
+
+def _forget_now_and_after_commit(public_ids: list[str]) -> None:
+    # Now, for this request's later reads; after commit, in case another request re-cached the
+    # old row between the two.
+    forget(public_ids)
+    transaction.on_commit(lambda: forget(public_ids))
+
+
+def _on_api_key_saved(sender: Any, instance: ApiKey, created: bool, **kwargs: Any) -> None:
+    if not created:
+        _forget_now_and_after_commit([instance.public_id])
+
+
+def _on_api_key_deleted(sender: Any, instance: ApiKey, **kwargs: Any) -> None:
+    _forget_now_and_after_commit([instance.public_id])
+
+
+def _on_user_saved(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if kwargs.get("created") or (update_fields is not None and "is_active" not in update_fields):
+        return
+    public_ids = list(
+        ApiKey.objects.filter(user_id=instance.pk, revoked_at__isnull=True).values_list(
+            "public_id", flat=True
+        )
+    )
+    if public_ids:
+        _forget_now_and_after_commit(public_ids)
+
+
+@store.register_replayer
+def _replay_inactive_owners(since: datetime) -> None:
+    """After an outage: refuse the keys of inactive owners (deactivation has no timestamp)."""
+    inactive = ApiKey.objects.filter(revoked_at__isnull=True, user__is_active=False).values_list(
+        "public_id", flat=True
+    )
+    entries = {store.API_KEY_KEY + p: ("", "user_inactive") for p in inactive.iterator()}
+    if entries:
+        store._cache().set_many(entries, store.negative_ttl())
+
+
+def connect_receivers() -> None:
+    """Keep cached key state in step with edits (admin, ORM ``save``/``delete``, owners)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_delete, post_save
+
+    post_save.connect(_on_api_key_saved, sender=ApiKey, dispatch_uid="jwtsessions.apikey.save")
+    post_delete.connect(_on_api_key_deleted, sender=ApiKey, dispatch_uid="jwtsessions.apikey.del")
+    post_save.connect(
+        _on_user_saved, sender=get_user_model(), dispatch_uid="jwtsessions.apikey.user"
+    )
