@@ -3,7 +3,7 @@
 | id | level | what |
 |---|---|---|
 | E001 | error | algorithm ``none`` or not supported |
-| E002 | error | HMAC key shorter than its hash (32/48/64 bytes), or a public key used as an HMAC secret |
+| E002 | error | HMAC key shorter than its hash (32/48/64 bytes), or a public key as HMAC secret |
 | E003 | error | asymmetric algorithm without a usable (matching) key pair, or RSA under 2048 bits |
 | E004 | error | key ring entry with a missing or duplicate ``kid`` |
 | E005 | error | ``CACHE_ALIAS`` names no configured cache |
@@ -39,7 +39,9 @@ def _config() -> Config:
     return load(getattr(django_settings, SETTING_NAME, None))
 
 
-def check_settings_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings_keys(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     config = _config()
     messages: list[checks.CheckMessage] = [
         checks.Error(
@@ -56,7 +58,9 @@ def check_settings_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any)
     return messages
 
 
-def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_keys(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     config = _config()
     try:
         build_key_ring(config)
@@ -67,7 +71,9 @@ def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[
     return []
 
 
-def check_lifetimes(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_lifetimes(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     config = _config()
     if config.ACCESS_TOKEN_LIFETIME > MAX_ACCESS_LIFETIME:
         return [
@@ -81,7 +87,9 @@ def check_lifetimes(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> 
     return []
 
 
-def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_cookies(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     config = _config()
     messages: list[checks.CheckMessage] = []
     if not config.COOKIE_SECURE and not django_settings.DEBUG:
@@ -92,7 +100,11 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
             )
         )
     for name in (config.AUTH_COOKIE, config.REFRESH_COOKIE):
-        if name and name.startswith("__Host-") and (config.COOKIE_DOMAIN or config.COOKIE_PATH != "/"):
+        if (
+            name
+            and name.startswith("__Host-")
+            and (config.COOKIE_DOMAIN or config.COOKIE_PATH != "/")
+        ):
             messages.append(
                 checks.Warning(
                     f"cookie {name!r} uses the __Host- prefix, which forbids COOKIE_DOMAIN and "
@@ -112,7 +124,9 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     return messages
 
 
-def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_cache(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     config = _config()
     caches_setting = getattr(django_settings, "CACHES", {})
     cache = caches_setting.get(config.CACHE_ALIAS)
