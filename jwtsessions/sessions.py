@@ -97,7 +97,6 @@ def _state(session: Session) -> store.SessionState:
 
 
 def _pair(session: Session, refresh: str) -> TokenPair:
-    store.cache_session(_state(session))
     access, expires_in = issue_access_token(session.pk, session.user_id)
     return TokenPair(access, refresh, expires_in, session)
 
@@ -130,6 +129,7 @@ def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
     refresh = new_refresh_token(session.pk, 0)
     session.refresh_hash = refresh_token_hash(refresh)
     session.save(force_insert=True)
+    store.cache_session(_state(session))
     session_created.send(sender=Session, session=session, request=request)
     return _pair(session, refresh)
 
@@ -164,6 +164,7 @@ def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
         if not session.user.is_active:
             revoke_session(session, reason="user_inactive")
             raise Refusal("user_inactive")
+        store.forget_session(session.pk)
         return _pair(session, new_refresh)
     raise Refusal(_refusal_for(session, generation, now, request))
 

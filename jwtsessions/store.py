@@ -172,10 +172,30 @@ def negative_ttl() -> int:
 
 
 def cache_session(state: SessionState) -> None:
-    """Write an active session's state (after login or refresh)."""
+    """Write the state of a session just created by login."""
     now = int(time.time())
     ttl = _positive_ttl(state, now)
     cache_call_quietly(lambda c: c.set(SESSION_KEY + state.session_id, _state_value(state), ttl))
+
+
+def _fill_session(state: SessionState) -> None:
+    """Fill a cache miss with what the database said, unless a refusal got there first.
+
+    ``add`` (set-if-absent): a revocation that committed after our read has written its
+    refusal with ``set``, and this late "active" must not overwrite it.
+    """
+    now = int(time.time())
+    ttl = _positive_ttl(state, now)
+    cache_call_quietly(lambda c: c.add(SESSION_KEY + state.session_id, _state_value(state), ttl))
+
+
+def forget_session(session_id: str) -> None:
+    """Drop a session's cached state after a refresh; the next request reads the database.
+
+    Deleting instead of writing the new state: a revocation racing with the refresh may have
+    written its refusal between our database update and this call, and must win.
+    """
+    cache_call_quietly(lambda c: c.delete(SESSION_KEY + session_id))
 
 
 def cache_refusals(session_ids: Iterable[str], code: str = REVOKED) -> None:
@@ -273,7 +293,7 @@ def check_session(session_id: str, subject: str, jti: str) -> SessionState:
         state = _load_session(session_id)
         if cached is not None:
             if isinstance(state, SessionState):
-                cache_session(state)
+                _fill_session(state)
             else:
                 cache_refusals([session_id], state)
     elif value[0] == "":

@@ -175,3 +175,27 @@ def test_sessions_list_shows_only_own_active_sessions(client):
     assert set(rows[a["session_id"]]) == {
         "id", "created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "current"
     }
+
+
+def test_a_late_cache_fill_never_overwrites_a_refusal(client):
+    """A request that read "active" from the database just before a revocation committed
+    must not put "active" back over the refusal the revocation wrote."""
+    from jwtsessions import store
+
+    body = login(client, make_user())
+    stale = store.SessionState(body["session_id"], "1", 2**31, 0)
+    revocation.revoke_session(body["session_id"])
+    store._fill_session(stale)  # the late writer of the race
+    assert_refused(client, body["access"])
+
+
+def test_a_refresh_racing_a_revocation_leaves_no_active_entry(client):
+    """Refresh drops the cached state instead of writing it: whatever the interleaving with a
+    revocation, the next request sees the refusal."""
+    from jwtsessions import store
+
+    body = login(client, make_user())
+    assert whoami(client, body["access"]).status_code == 200
+    revocation.revoke_session(body["session_id"])
+    store.forget_session(body["session_id"])  # the refresh's cache step, arriving late
+    assert_refused(client, body["access"])
