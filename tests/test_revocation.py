@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import caches
 
@@ -182,8 +184,9 @@ def test_a_late_cache_fill_never_overwrites_a_refusal(client):
     must not put "active" back over the refusal the revocation wrote."""
     from jwtsessions import store
 
-    body = login(client, make_user())
-    stale = store.SessionState(body["session_id"], "1", 2**31, 0)
+    user = make_user()
+    body = login(client, user)
+    stale = store.SessionState(body["session_id"], str(user.pk), 2**31, int(time.time()))
     revocation.revoke_session(body["session_id"])
     store._fill_session(stale)  # the late writer of the race
     assert_refused(client, body["access"])
