@@ -66,8 +66,8 @@ def _status_badge(status: str) -> SafeString:
     )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def _plural(count: int, word: str, plural: str = "") -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 # --- confirmation pages ---------------------------------------------------------------------
@@ -570,10 +570,10 @@ class BlacklistedTokenAdmin(_BlacklistAdminBase):
         skipped = queryset.count()
         self.message_user(
             request,
-            f"Deleted {_plural(deleted, 'expired entry')}; "
-            f"{_plural(skipped, 'entry')} still refusing tokens left in place."
+            f"Deleted {_plural(deleted, 'expired entry', 'expired entries')}; "
+            f"{_plural(skipped, 'entry', 'entries')} still refusing tokens left in place."
             if skipped
-            else f"Deleted {_plural(deleted, 'expired entry')}.",
+            else f"Deleted {_plural(deleted, 'expired entry', 'expired entries')}.",
             messages.SUCCESS,
         )
 

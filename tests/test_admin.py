@@ -1,0 +1,489 @@
+"""The admin, driven through the Django test client as an operator would use it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin as django_admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Permission
+from django.contrib.sessions.models import Session as DjangoSession
+from django.test import override_settings
+from django.urls import include, path
+from django.utils import timezone
+
+from jwtsessions.admin import RevokeSessionsUserAdminMixin
+from jwtsessions.apikeys import create_api_key
+from jwtsessions.models import ApiKey, BlacklistedToken, Session
+from jwtsessions.revocation import blacklist_token, revoke_session
+from jwtsessions.sessions import refresh_token_hash
+from tests.factories import bearer, login, make_user
+from tests.views import whoami as whoami_view
+
+pytestmark = pytest.mark.django_db
+
+SESSIONS = "/admin/jwtsessions/session/"
+API_KEYS = "/admin/jwtsessions/apikey/"
+BLACKLIST = "/admin/jwtsessions/blacklistedtoken/"
+
+
+@pytest.fixture
+def operator(client):
+    """A logged-in staff superuser (the admin uses Django's own session login)."""
+    user = make_user("operator", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def api():
+    """A second client for API calls, so admin cookies never mix with bearer requests."""
+    from django.test import Client
+
+    return Client()
+
+
+def whoami(api, access):
+    return api.get("/api/whoami/", **bearer(access))
+
+
+def service_token(api, key):
+    return api.post(
+        "/api/auth/service-token/",
+        {},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {key}",
+    )
+
+
+def act(client, url, action, pks, **extra):
+    """Post an action from the changelist, as the action bar does."""
+    data = {"action": action, ACTION_CHECKBOX_NAME: [str(pk) for pk in pks], **extra}
+    return client.post(url, data)
+
+
+def confirm(client, url, action, pks, **extra):
+    return act(client, url, action, pks, post="yes", **extra)
+
+
+def messages_of(response):
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def pages(client, urls):
+    bodies = []
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        bodies.append(response.content.decode())
+    return bodies
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+@override_settings(JWTSESSIONS={"SESSION_IDLE_TIMEOUT": 3600})
+def test_every_changelist_and_change_page_renders_without_secrets(client, operator, api):
+    user = make_user("alice", email="alice@example.org")
+    body = login(api, user, HTTP_USER_AGENT="Mozilla/5.0 " + "x" * 200)
+    rotated = api.post(
+        "/api/auth/refresh/", {"refresh": body["refresh"]}, content_type="application/json"
+    ).json()
+    revoked = login(api, user)
+    revoke_session(revoked["session_id"])
+    blacklist_token(rotated["access"], reason="stolen")
+    BlacklistedToken.objects.create(jti="old", expires_at=timezone.now() - timedelta(days=1))
+    api_key, key = create_api_key(user, "ci", ["items:read"])
+    session = Session.objects.get(pk=rotated["session_id"])
+    entry = BlacklistedToken.objects.get(reason="stolen")
+
+    urls = [
+        SESSIONS,
+        f"{SESSIONS}{session.pk}/change/",
+        f"{SESSIONS}{revoked['session_id']}/change/",
+        *(f"{SESSIONS}?status={s}" for s in ("active", "revoked", "expired", "idle")),
+        f"{SESSIONS}?q=alice",
+        f"{SESSIONS}?q=alice@example.org",
+        f"{SESSIONS}?q=127.0.0.1",
+        f"{SESSIONS}?q=nothing-matches",
+        API_KEYS,
+        f"{API_KEYS}add/",
+        f"{API_KEYS}{api_key.pk}/change/",
+        *(f"{API_KEYS}?status={s}" for s in ("active", "revoked", "expired")),
+        f"{API_KEYS}?q={api_key.public_id}",
+        BLACKLIST,
+        f"{BLACKLIST}{entry.pk}/change/",
+        f"{BLACKLIST}?state=live",
+        f"{BLACKLIST}?state=expired",
+        "/admin/",
+        "/admin/jwtsessions/",
+    ]
+    html = "\n".join(pages(client, urls))
+
+    secrets = {
+        "first refresh token": body["refresh"],
+        "current refresh token": rotated["refresh"],
+        "refresh secret part": rotated["refresh"].split(".")[2],
+        "refresh hash": refresh_token_hash(rotated["refresh"]),
+        "stored hash": session.refresh_hash,
+        "access token": rotated["access"],
+        "API key": key,
+        "API key secret": key.rsplit("_", 1)[1],
+        "API key digest": api_key.digest,
+    }
+    leaked = [name for name, value in secrets.items() if value in html]
+    assert not leaked
+    assert api_key.public_id in html  # not a secret: how operators tell keys apart
+
+
+def test_session_list_shows_user_status_and_searches(client, operator, api):
+    alice, bob = make_user("alice"), make_user("bob", email="bob@example.net")
+    a = login(api, alice)
+    login(api, bob)
+    revoke_session(a["session_id"])
+
+    response = client.get(SESSIONS)
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert {s.user.username for s in rows} == {"alice", "bob"}
+    html = response.content.decode()
+    assert ">revoked<" in html
+    assert ">active<" in html
+
+    found = client.get(SESSIONS, {"q": "bob@example.net"}).context["cl"].result_list
+    assert [s.user.username for s in found] == ["bob"]
+    revoked = client.get(SESSIONS, {"status": "revoked"}).context["cl"].result_list
+    assert [s.pk for s in revoked] == [a["session_id"]]
+
+
+def test_session_pages_are_read_only(client, operator, api):
+    body = login(api, make_user())
+    url = f"{SESSIONS}{body['session_id']}/change/"
+    before = Session.objects.get(pk=body["session_id"])
+    response = client.post(url, {"revoked_at_0": "", "ip_address": "10.0.0.1", "user": "1"})
+    assert response.status_code == 403
+    after = Session.objects.get(pk=body["session_id"])
+    assert (after.ip_address, after.revoked_at) == (before.ip_address, before.revoked_at)
+    assert client.get(f"{SESSIONS}add/").status_code == 403
+    assert 'name="_save"' not in client.get(url).content.decode()
+
+
+# --- session actions --------------------------------------------------------------------------
+
+
+def test_revoke_selected_confirms_with_counts_then_revokes(client, operator, api):
+    alice, bob = make_user(), make_user()
+    a1, a2, b1 = login(api, alice), login(api, alice), login(api, bob)
+
+    page = act(client, SESSIONS, "revoke_selected", [a1["session_id"], b1["session_id"]])
+    assert page.status_code == 200
+    assert "This revokes 2 sessions of 2 users." in page.content.decode()
+    assert whoami(api, a1["access"]).status_code == 200  # nothing happens before confirming
+
+    done = confirm(
+        client,
+        SESSIONS,
+        "revoke_selected",
+        [a1["session_id"], b1["session_id"]],
+        reason="incident 7",
+    )
+    assert done.status_code == 302
+    assert "Revoked 2 sessions of 2 users." in messages_of(client.get(done["Location"]))
+    for body in (a1, b1):
+        r = whoami(api, body["access"])
+        assert r.status_code == 401
+        assert r.json()["code"] == "session_revoked"
+    assert whoami(api, a2["access"]).status_code == 200
+    assert Session.objects.get(pk=a1["session_id"]).revoke_reason == "incident 7"
+
+
+def test_revoke_users_sessions_takes_every_session_of_those_users(client, operator, api):
+    alice, bob = make_user(), make_user()
+    alice_bodies = [login(api, alice) for _ in range(3)]
+    b1 = login(api, bob)
+    one = alice_bodies[0]["session_id"]
+
+    page = act(client, SESSIONS, "revoke_users_sessions", [one])
+    assert "This revokes 3 sessions of 1 user." in page.content.decode()
+    done = confirm(client, SESSIONS, "revoke_users_sessions", [one])
+    assert "Revoked 3 sessions of 1 user." in messages_of(client.get(done["Location"]))
+
+    for body in alice_bodies:
+        r = whoami(api, body["access"])
+        assert r.status_code == 401
+        assert r.json()["code"] == "session_revoked"
+    assert whoami(api, b1["access"]).status_code == 200
+
+
+def test_select_across_uses_the_filtered_changelist(client, operator, api):
+    alice, bob = make_user("alice"), make_user("bob")
+    alice_bodies = [login(api, alice) for _ in range(2)]
+    b1 = login(api, bob)
+    url = f"{SESSIONS}?q=alice"
+
+    page = act(client, url, "revoke_selected", [alice_bodies[0]["session_id"]], select_across="1")
+    html = page.content.decode()
+    assert "This revokes 2 sessions of 1 user." in html
+    assert 'name="select_across" value="1"' in html
+    confirm(client, url, "revoke_selected", [alice_bodies[0]["session_id"]], select_across="1")
+
+    assert all(whoami(api, b["access"]).status_code == 401 for b in alice_bodies)
+    assert whoami(api, b1["access"]).status_code == 200
+
+
+def test_nothing_to_revoke_says_so(client, operator, api):
+    body = login(api, make_user())
+    revoke_session(body["session_id"])
+    page = act(client, SESSIONS, "revoke_selected", [body["session_id"]])
+    html = page.content.decode()
+    assert "Nothing to revoke" in html
+    assert 'name="post"' not in html
+
+
+def test_deleting_a_session_in_the_admin_revokes_it_first(client, operator, api):
+    body = login(api, make_user())
+    assert whoami(api, body["access"]).status_code == 200  # the cache now says "active"
+    url = f"{SESSIONS}{body['session_id']}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Session.objects.filter(pk=body["session_id"]).exists()
+    r = whoami(api, body["access"])
+    assert r.status_code == 401
+    assert r.json()["code"] == "session_revoked"
+
+
+def test_deleting_a_user_is_not_blocked_by_our_models(client, operator, api):
+    user = make_user()
+    login(api, user)
+    create_api_key(user, "ci")
+    response = client.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not Session.objects.filter(user_id=user.pk).exists()
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+def test_api_key_revoke_selected(client, operator, api):
+    owner = make_user()
+    first, first_key = create_api_key(owner, "one")
+    second, second_key = create_api_key(owner, "two")
+    assert service_token(api, first_key).status_code == 200
+
+    page = act(client, API_KEYS, "revoke_selected", [first.pk])
+    assert "This revokes 1 API key of 1 user." in page.content.decode()
+    done = confirm(client, API_KEYS, "revoke_selected", [first.pk])
+    assert "Revoked 1 API key of 1 user." in messages_of(client.get(done["Location"]))
+
+    r = service_token(api, first_key)
+    assert r.status_code == 401
+    assert r.json()["code"] == "api_key_revoked"
+    assert service_token(api, second_key).status_code == 200
+    assert ApiKey.objects.get(pk=second.pk).revoked_at is None
+
+
+def test_api_key_created_in_the_admin_is_shown_once_and_never_stored(client, operator, api):
+    owner = make_user()
+    response = client.post(
+        f"{API_KEYS}add/",
+        {"name": "deploy bot", "user": str(owner.pk), "scopes": '["items:read"]'},
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    keys = re.findall(r"<code>(key_[A-Za-z0-9]+_[A-Za-z0-9]+)</code>", html)
+    assert len(keys) == 1
+    key = keys[0]
+
+    api_key = ApiKey.objects.get(name="deploy bot")
+    assert api_key.user == owner
+    assert api_key.scopes == ["items:read"]
+    assert key.startswith(f"key_{api_key.public_id}_")
+    assert key not in api_key.digest
+    r = service_token(api, key)
+    assert r.status_code == 200, r.content
+    assert r.json()["scope"] == "items:read"
+
+    # Never again: not in later pages, the message cookie or the session table.
+    later = "\n".join(pages(client, [API_KEYS, f"{API_KEYS}{api_key.pk}/change/", "/admin/"]))
+    assert key not in later
+    assert "Copy it now" not in later
+    assert key not in str(client.cookies)
+    for stored in DjangoSession.objects.all():
+        assert key not in str(stored.get_decoded())
+
+
+@pytest.mark.parametrize(
+    "scopes",
+    ['"items:read"', '["has space"]', "[1, 2]", '{"a": 1}'],
+)
+def test_api_key_add_form_refuses_bad_scopes(client, operator, scopes):
+    owner = make_user()
+    response = client.post(
+        f"{API_KEYS}add/", {"name": "x", "user": str(owner.pk), "scopes": scopes}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not ApiKey.objects.exists()
+
+
+def test_api_key_add_form_refuses_a_past_expiry(client, operator):
+    owner = make_user()
+    response = client.post(
+        f"{API_KEYS}add/",
+        {
+            "name": "x",
+            "user": str(owner.pk),
+            "scopes": "[]",
+            "expires_at_0": "2000-01-01",
+            "expires_at_1": "00:00:00",
+        },
+    )
+    assert "expires_at" in response.context["adminform"].form.errors
+    assert not ApiKey.objects.exists()
+
+
+def test_existing_api_keys_cannot_be_edited(client, operator):
+    api_key, _ = create_api_key(make_user(), "ci", ["a"])
+    response = client.post(f"{API_KEYS}{api_key.pk}/change/", {"name": "x", "scopes": '["b"]'})
+    assert response.status_code == 403
+    assert ApiKey.objects.get(pk=api_key.pk).scopes == ["a"]
+
+
+# --- blacklist --------------------------------------------------------------------------------
+
+
+def test_delete_expired_deletes_only_expired_entries_whatever_is_selected(client, operator, api):
+    body = login(api, make_user())
+    live_entry = blacklist_token(body["access"], reason="stolen")
+    assert live_entry is not None
+    now = timezone.now()
+    old = [
+        BlacklistedToken.objects.create(jti=f"old-{i}", expires_at=now - timedelta(hours=i + 1))
+        for i in range(3)
+    ]
+    other_live = BlacklistedToken.objects.create(jti="live", expires_at=now + timedelta(hours=1))
+    selected = [e.pk for e in [*old, live_entry, other_live]]
+
+    done = act(client, BLACKLIST, "delete_expired", selected)
+    assert done.status_code == 302
+    shown = messages_of(client.get(done["Location"]))
+    assert "Deleted 3 expired entries; 2 entries still refusing tokens left in place." in shown
+    assert set(BlacklistedToken.objects.values_list("pk", flat=True)) == {
+        live_entry.pk,
+        other_live.pk,
+    }
+    r = whoami(api, body["access"])
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_revoked"
+
+
+def test_blacklist_is_read_only(client, operator):
+    live = BlacklistedToken.objects.create(
+        jti="live", expires_at=timezone.now() + timedelta(hours=1)
+    )
+    assert client.get(f"{BLACKLIST}add/").status_code == 403
+    assert client.post(f"{BLACKLIST}{live.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.post(f"{BLACKLIST}{live.pk}/change/", {"jti": "x"}).status_code == 403
+    assert BlacklistedToken.objects.get(pk=live.pk).jti == "live"
+    actions = client.get(BLACKLIST).context["action_form"].fields["action"].choices
+    assert "delete_selected" not in {name for name, _ in actions}
+
+
+# --- who may act ------------------------------------------------------------------------------
+
+
+def test_non_staff_cannot_run_the_actions(client, api):
+    victim = make_user()
+    body = login(api, victim)
+    api_key, key = create_api_key(victim, "ci")
+    BlacklistedToken.objects.create(jti="old", expires_at=timezone.now() - timedelta(days=1))
+    client.force_login(make_user(is_staff=False))
+
+    for url, action, pk in [
+        (SESSIONS, "revoke_selected", body["session_id"]),
+        (SESSIONS, "revoke_users_sessions", body["session_id"]),
+        (API_KEYS, "revoke_selected", api_key.pk),
+        (BLACKLIST, "delete_expired", BlacklistedToken.objects.get().pk),
+    ]:
+        response = confirm(client, url, action, [pk])
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+    assert whoami(api, body["access"]).status_code == 200
+    assert service_token(api, key).status_code == 200
+    assert BlacklistedToken.objects.count() == 1
+
+
+def test_staff_with_view_permission_only_is_not_offered_the_actions(client, api):
+    body = login(api, make_user())
+    viewer = make_user(is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(content_type__app_label="jwtsessions", codename="view_session")
+    )
+    client.force_login(viewer)
+
+    response = client.get(SESSIONS)
+    assert response.status_code == 200
+    # No action at all: Django then drops the action bar from the changelist.
+    assert response.context["action_form"] is None
+    confirm(client, SESSIONS, "revoke_selected", [body["session_id"]])
+    assert whoami(api, body["access"]).status_code == 200
+
+
+# --- the user-admin mixin ---------------------------------------------------------------------
+
+
+class ProjectUserAdmin(RevokeSessionsUserAdminMixin, UserAdmin):
+    """What a project writes: its own UserAdmin with the mixin."""
+
+
+project_site = django_admin.AdminSite(name="project_admin")
+project_site.register(get_user_model(), ProjectUserAdmin)
+
+urlpatterns = [
+    path("project-admin/", project_site.urls),
+    path("api/auth/", include("jwtsessions.urls")),
+    path("api/whoami/", whoami_view),
+]
+
+
+@override_settings(ROOT_URLCONF="tests.test_admin")
+def test_user_admin_mixin_revokes_all_sessions_of_selected_users(client, operator, api):
+    alice, bob, carol = make_user(), make_user(), make_user()
+    bodies = {u.pk: [login(api, u), login(api, u)] for u in (alice, bob, carol)}
+    url = "/project-admin/auth/user/"
+
+    choices = client.get(url).context["action_form"].fields["action"].choices
+    assert "revoke_all_sessions_of_users" in {name for name, _ in choices}
+    assert "delete_selected" in {name for name, _ in choices}  # the project's actions stay
+
+    page = act(client, url, "revoke_all_sessions_of_users", [alice.pk, bob.pk])
+    assert "This revokes 4 sessions of 2 users." in page.content.decode()
+    done = confirm(client, url, "revoke_all_sessions_of_users", [alice.pk, bob.pk])
+    assert "Revoked 4 sessions of 2 users." in messages_of(client.get(done["Location"]))
+
+    for user in (alice, bob):
+        for body in bodies[user.pk]:
+            assert whoami(api, body["access"]).json()["code"] == "session_revoked"
+    assert all(whoami(api, b["access"]).status_code == 200 for b in bodies[carol.pk])
+
+
+@override_settings(ROOT_URLCONF="tests.test_admin")
+def test_user_admin_mixin_action_needs_the_session_permission(client, api):
+    victim = make_user()
+    body = login(api, victim)
+    staff = make_user(is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "change_user"])
+    )
+    client.force_login(staff)
+    url = "/project-admin/auth/user/"
+    # Without delete or session permissions no action is left, so there is no action bar.
+    assert client.get(url).context["action_form"] is None
+    confirm(client, url, "revoke_all_sessions_of_users", [victim.pk])
+    assert whoami(api, body["access"]).status_code == 200
