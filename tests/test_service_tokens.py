@@ -1,0 +1,334 @@
+"""Service tokens: exchange, claims, scope narrowing, type separation, blacklist, outages."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from jwtsessions import store, tokens
+from jwtsessions.apikeys import codec, create_api_key
+from jwtsessions.revocation import blacklist_token, revoke_api_key
+from tests.factories import bearer, login, make_user
+from tests.test_apikeys import (
+    CountingCache,
+    _proxied_cache_settings,
+    key_header,
+    proxy,  # noqa: F401 (fixture)
+)
+
+pytestmark = pytest.mark.django_db
+
+SCOPES = ["items:read", "items:write"]
+
+
+def exchange(client: Any, key: str, scope: str | None = None) -> Any:
+    payload = {} if scope is None else {"scope": scope}
+    return client.post(
+        "/api/auth/service-token/", payload, content_type="application/json", **key_header(key)
+    )
+
+
+def service_token(client: Any, key: str, scope: str | None = None) -> str:
+    r = exchange(client, key, scope)
+    assert r.status_code == 200, r.content
+    return str(r.json()["access"])
+
+
+def segment(token: str, index: int) -> dict[str, Any]:
+    part = token.split(".")[index]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def test_exchange_shape_and_claims(client):
+    user = make_user()
+    api_key, key = create_api_key(user, "svc", SCOPES)
+    r = exchange(client, key)
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert set(body) == {"access", "token_type", "expires_in", "scope"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["scope"] == "items:read items:write"
+    assert r["Cache-Control"] == "no-store"
+    header, claims = segment(body["access"], 0), segment(body["access"], 1)
+    assert header["typ"] == tokens.SERVICE_TOKEN_TYPE
+    assert claims["sub"] == f"apikey:{api_key.public_id}"
+    assert claims["scope"] == "items:read items:write"
+    assert claims["exp"] - claims["iat"] == 3600
+    assert set(claims) == {"sub", "scope", "jti", "iat", "exp"}
+    # No personal data of the owner.
+    text = json.dumps(claims)
+    assert user.username not in text
+    assert user.email not in text
+    other = service_token(client, key)
+    assert segment(other, 1)["jti"] != claims["jti"]
+
+
+@override_settings(JWTSESSIONS={"SERVICE_TOKEN_LIFETIME": timedelta(minutes=5)})
+def test_lifetime_follows_the_setting(client):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    r = exchange(client, key)
+    assert r.json()["expires_in"] == 300
+    claims = segment(r.json()["access"], 1)
+    assert claims["exp"] - claims["iat"] == 300
+
+
+def test_token_never_outlives_its_key(client):
+    expires = timezone.now() + timedelta(minutes=10)
+    _, key = create_api_key(make_user(), "svc", SCOPES, expires_at=expires)
+    r = exchange(client, key)
+    assert 0 < r.json()["expires_in"] <= 600
+    assert segment(r.json()["access"], 1)["exp"] == int(expires.timestamp())
+
+
+def test_narrowing_is_allowed(client):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    r = exchange(client, key, "items:read")
+    assert r.status_code == 200
+    assert r.json()["scope"] == "items:read"
+    token = r.json()["access"]
+    assert segment(token, 1)["scope"] == "items:read"
+    assert client.get("/api/items/", **bearer(token)).status_code == 200
+    r = client.get("/api/items/write/", **bearer(token))
+    assert r.status_code == 403
+    assert r.json() == {
+        "detail": "The credential lacks a required scope.",
+        "code": "insufficient_scope",
+    }
+
+
+@pytest.mark.parametrize("scope", ["items:admin", "items:read items:admin", "items"])
+def test_widening_is_refused(client, scope):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    r = exchange(client, key, scope)
+    assert r.status_code == 403
+    assert r.json() == {
+        "detail": "The credential lacks a required scope.",
+        "code": "insufficient_scope",
+    }
+
+
+@pytest.mark.parametrize("scope", ["", " ", "items:read  items:write", "a\tb", "é", "x" * 65])
+def test_malformed_scope_is_400(client, scope):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    r = exchange(client, key, scope)
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_request"
+
+
+def test_exchange_needs_an_api_key(client):
+    user = make_user()
+    session = login(client, user)
+    r = client.post("/api/auth/service-token/", **bearer(session["access"]))
+    assert r.status_code == 401
+    assert r["WWW-Authenticate"].startswith("Api-Key")
+    r = client.post("/api/auth/service-token/")
+    assert r.status_code == 401
+    _, key = create_api_key(user, "svc", SCOPES)
+    token = service_token(client, key)
+    # A service token cannot mint another one.
+    assert client.post("/api/auth/service-token/", **bearer(token)).status_code == 401
+
+
+def test_revoked_or_forged_key_gets_no_token(client):
+    api_key, key = create_api_key(make_user(), "svc", SCOPES)
+    forged = codec.compose(api_key.public_id, codec._random(codec.SECRET_LENGTH))
+    assert exchange(client, forged).json()["code"] == "api_key_invalid"
+    revoke_api_key(api_key)
+    assert exchange(client, key).json()["code"] == "api_key_revoked"
+
+
+# --- the two token kinds never stand in for each other ----------------------------------------
+
+
+def test_service_token_is_refused_by_session_authentication(client):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key)
+    r = client.get("/api/whoami/", **bearer(token))
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+def test_session_token_is_refused_by_service_token_authentication(client):
+    access = login(client, make_user())["access"]
+    r = client.get("/api/machine/service-only/", **bearer(access))
+    assert r.status_code == 401
+    assert r.json()["code"] == "not_authenticated"
+
+
+def test_session_token_with_a_service_type_claim_is_refused(client):
+    # A session token re-signed under the service type is not a service token either.
+    user = make_user()
+    access = login(client, user)["access"]
+    claims = segment(access, 1)
+    forged = tokens.encode(claims, tokens.SERVICE_TOKEN_TYPE)
+    r = client.get("/api/machine/service-only/", **bearer(forged))
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+def test_one_view_can_serve_both_kinds(client):
+    user = make_user()
+    _, key = create_api_key(user, "svc", SCOPES)
+    token = service_token(client, key, "items:read")
+    r = client.get("/api/machine/", **bearer(token))
+    assert r.json() == {
+        "user_id": str(user.pk),
+        "kind": "ServiceTokenAuth",
+        "scopes": ["items:read"],
+    }
+    access = login(client, user)["access"]
+    r = client.get("/api/machine/", **bearer(access))
+    assert r.json() == {"user_id": str(user.pk), "kind": "SessionAuth", "scopes": None}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "user:1", "scope": "items:read"},
+        {"sub": "apikey:short", "scope": "items:read"},
+        {"sub": "apikey:AAAAAAAAAAAA", "scope": 7},
+        {"sub": "apikey:AAAAAAAAAAAA", "scope": "a  b"},
+    ],
+)
+def test_malformed_service_claims_are_refused(client, claims):
+    token = tokens.encode(
+        {**claims, **tokens.standard_claims(timedelta(minutes=5))}, tokens.SERVICE_TOKEN_TYPE
+    )
+    r = client.get("/api/machine/service-only/", **bearer(token))
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+def test_tampered_or_expired_service_token_is_refused(client):
+    api_key, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key, "items:read")
+    header, _payload, signature = token.split(".")
+    claims = segment(token, 1)
+    claims["scope"] = "items:read items:write"
+    widened = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    r = client.get("/api/machine/service-only/", **bearer(f"{header}.{widened}.{signature}"))
+    assert r.json()["code"] == "token_invalid"
+
+    now = tokens.now_seconds()
+    expired = tokens.encode(
+        {
+            "sub": f"apikey:{api_key.public_id}",
+            "scope": "",
+            "jti": "x1",
+            "iat": now - 120,
+            "exp": now - 60,
+        },
+        tokens.SERVICE_TOKEN_TYPE,
+    )
+    r = client.get("/api/machine/service-only/", **bearer(expired))
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_expired"
+
+
+# --- revocation -------------------------------------------------------------------------------
+
+
+def test_blacklisted_service_token_is_refused_on_the_next_request(client):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key)
+    assert client.get("/api/machine/service-only/", **bearer(token)).status_code == 200
+    assert blacklist_token(token, reason="leaked") is not None
+    r = client.get("/api/machine/service-only/", **bearer(token))
+    assert r.status_code == 401
+    assert r.json() == {"detail": "The access token has been revoked.", "code": "token_revoked"}
+    # Other tokens of the same key still work.
+    assert (
+        client.get("/api/machine/service-only/", **bearer(service_token(client, key))).status_code
+        == 200
+    )
+
+
+def test_blacklisted_by_jti_with_a_cold_cache(client):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key)
+    blacklist_token(segment(token, 1)["jti"])
+    caches["default"].clear()
+    assert (
+        client.get("/api/machine/service-only/", **bearer(token)).json()["code"] == "token_revoked"
+    )
+
+
+def test_revoking_the_key_ends_its_service_tokens(client):
+    api_key, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key)
+    assert client.get("/api/machine/service-only/", **bearer(token)).status_code == 200
+    revoke_api_key(api_key)
+    r = client.get("/api/machine/service-only/", **bearer(token))
+    assert r.status_code == 401
+    assert r.json()["code"] == "api_key_revoked"
+
+
+def test_inactive_owner_ends_service_tokens(client):
+    user = make_user()
+    _, key = create_api_key(user, "svc", SCOPES)
+    token = service_token(client, key)
+    user.is_active = False
+    user.save()
+    assert (
+        client.get("/api/machine/service-only/", **bearer(token)).json()["code"] == "user_inactive"
+    )
+
+
+def test_narrowing_the_key_narrows_outstanding_tokens(client):
+    api_key, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key)
+    assert client.get("/api/items/write/", **bearer(token)).status_code == 200
+    api_key.scopes = ["items:read"]
+    api_key.save()
+    assert client.get("/api/items/write/", **bearer(token)).status_code == 403
+    assert client.get("/api/items/", **bearer(token)).status_code == 200
+
+
+# --- cost and outages ---------------------------------------------------------------------------
+
+
+def test_warm_service_token_request_runs_no_sql_and_one_cache_call(client, monkeypatch):
+    _, key = create_api_key(make_user(), "svc", SCOPES)
+    token = service_token(client, key)
+    client.get("/api/machine/service-only/", **bearer(token))  # loads the blacklist marker
+    counting = CountingCache(caches["default"])
+    monkeypatch.setattr(store, "_cache", lambda: counting)
+    with CaptureQueriesContext(connection) as queries:
+        r = client.get("/api/machine/service-only/", **bearer(token))
+    assert r.status_code == 200
+    assert len(queries) == 0, [q["sql"] for q in queries]
+    assert counting.calls == ["get_many"]
+
+
+def test_cache_down_service_tokens_use_the_database(client, proxy):  # noqa: F811
+    with override_settings(
+        CACHES=_proxied_cache_settings(proxy), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
+    ):
+        api_key, key = create_api_key(make_user(), "svc", SCOPES)
+        token = service_token(client, key)
+        revoked_one = service_token(client, key)
+        proxy.down()
+        assert client.get("/api/machine/service-only/", **bearer(token)).status_code == 200
+        blacklist_token(revoked_one)
+        r = client.get("/api/machine/service-only/", **bearer(revoked_one))
+        assert r.json()["code"] == "token_revoked"
+        # A new token can still be obtained with the cache down.
+        fresh = service_token(client, key)
+        revoke_api_key(api_key)
+        assert client.get("/api/machine/service-only/", **bearer(fresh)).json()["code"] == (
+            "api_key_revoked"
+        )
+        proxy.up()
+        for candidate in (token, revoked_one, fresh):
+            r = client.get("/api/machine/service-only/", **bearer(candidate))
+            assert r.status_code == 401
