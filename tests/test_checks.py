@@ -153,7 +153,8 @@ def test_w002_insecure_cookies_without_debug() -> None:
 
 
 def test_w003_process_local_cache_without_debug() -> None:
-    assert settings.CACHES["local"]["BACKEND"].endswith("LocMemCache")
+    caches: Any = settings.CACHES
+    assert caches["local"]["BACKEND"].endswith("LocMemCache")
     assert jwt_ids(CACHE_ALIAS="local") == ["jwtsessions.W003"]
     with override_settings(DEBUG=True):
         assert jwt_ids(CACHE_ALIAS="local") == []
@@ -173,11 +174,12 @@ def test_w004_prefixed_cookie_without_secure() -> None:
 
 
 def test_checks_never_crash_on_hostile_settings() -> None:
-    for value in (None, "", 0, [], {"ALGORITHM": object()}, {"SIGNING_KEYS": [{"kid": []}]}):
+    values: list[Any] = [None, "", 0, [], {"ALGORITHM": object()}, {"SIGNING_KEYS": [{"kid": []}]}]
+    for value in values:
         with override_settings(JWTSESSIONS=value):
             for check in checks.ALL_CHECKS:
                 for message in check():
-                    assert message.id.startswith("jwtsessions.")
+                    assert str(message.id).startswith("jwtsessions.")
 
 
 def test_no_jwtsessions_setting_at_all_gives_no_error() -> None:
