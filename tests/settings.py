@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "jwtsessions",
+    "example_project.notes",  # the example project's app: its page drives the browser tests
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("jwtsessions.urls")),
     path("api/whoami/", whoami, name="whoami"),
+    # The example project's page and notes API, for the browser tests.
+    path("", include("example_project.notes.urls")),
     path("api/machine/", test_views.MachineView.as_view()),
     path("api/machine/api-key-only/", test_views.ApiKeyOnlyView.as_view()),
     path("api/machine/service-only/", test_views.ServiceTokenOnlyView.as_view()),
