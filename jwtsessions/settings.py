@@ -70,6 +70,8 @@ class Config:
     CLEANUP_RETENTION: timedelta = timedelta(days=7)
     MAX_API_KEY_SCOPES: int = 32
     NUM_PROXIES: int = 0
+    # Sessions each process remembers between requests (see localcache.py); 0 turns it off.
+    LOCAL_CACHE_SIZE: int = 10_000
 
     # Keys that were in the setting but are not ours: reported by the checks.
     unknown_keys: tuple[str, ...] = ()

@@ -17,6 +17,7 @@ fills the cache. Differences that matter for an auth library:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
+from . import localcache
 from .settings import jwt_settings
 
 logger = logging.getLogger("jwtsessions.store")
@@ -87,10 +89,8 @@ def cache_call(operation: Callable[[BaseCache], T]) -> T:
 
 def cache_call_quietly(operation: Callable[[BaseCache], Any]) -> None:
     """A cache write whose failure is covered by the replay after the outage."""
-    try:
+    with contextlib.suppress(CacheUnavailable):
         cache_call(operation)
-    except CacheUnavailable:
-        pass
 
 
 def _mark_down(exc: Exception) -> None:
@@ -198,12 +198,26 @@ def forget_session(session_id: str) -> None:
     cache_call_quietly(lambda c: c.delete(SESSION_KEY + session_id))
 
 
+def refuse_everywhere(write: Callable[[BaseCache], Any]) -> None:
+    """Write a refusal to the cache, then make every process drop its local copy of sessions.
+
+    This process forgets its copy first, whether or not the cache answers.
+    """
+    localcache.clear()
+
+    def run(cache: BaseCache) -> None:
+        write(cache)
+        localcache.announce(cache)
+
+    cache_call_quietly(run)
+
+
 def cache_refusals(session_ids: Iterable[str], code: str = REVOKED) -> None:
     """Remember that these sessions are refused, with the code to answer."""
     entries = {SESSION_KEY + sid: ("", code) for sid in session_ids}
     if entries:
         ttl = negative_ttl()
-        cache_call_quietly(lambda c: c.set_many(entries, ttl))
+        refuse_everywhere(lambda c: c.set_many(entries, ttl))
 
 
 class Refusal(Exception):
@@ -220,9 +234,7 @@ def _load_session(session_id: str) -> SessionState | str:
 
     row = (
         Session.objects.filter(pk=session_id)
-        .values_list(
-            "user_id", "expires_at", "refreshed_at", "revoked_at", "user__is_active"
-        )
+        .values_list("user_id", "expires_at", "refreshed_at", "revoked_at", "user__is_active")
         .first()
     )
     if row is None:
@@ -248,9 +260,11 @@ def load_blacklist_into_cache() -> None:
     now = timezone.now()
     entries: dict[str, Any] = {}
     ttls: dict[int, dict[str, Any]] = {}
-    for jti, expires_at in BlacklistedToken.objects.filter(expires_at__gt=now).values_list(
-        "jti", "expires_at"
-    ).iterator():
+    for jti, expires_at in (
+        BlacklistedToken.objects.filter(expires_at__gt=now)
+        .values_list("jti", "expires_at")
+        .iterator()
+    ):
         ttl = max(int((expires_at - now).total_seconds()) + 1, 1)
         ttls.setdefault(ttl, {})[BLACKLIST_KEY + jti] = 1
         entries[jti] = ttl
@@ -279,9 +293,27 @@ def blacklist_verdict(jti: str, cached: Mapping[str, Any] | None) -> bool:
 def check_session(session_id: str, subject: str, jti: str) -> SessionState:
     """Authenticate an access token's session, or raise :class:`Refusal`.
 
-    One ``get_many`` in the common case; the database only on a cache miss or outage.
+    One ``get_many`` in the common case, none when this process accepted the same token
+    moments ago (see :mod:`jwtsessions.localcache`); the database only on a cache miss or outage.
     """
-    keys = [SESSION_KEY + session_id, BLACKLIST_KEY + jti, BLACKLIST_LOADED_KEY, SEEN_KEY + session_id]
+    now = int(time.time())
+    generation = -1
+    if _health.outage_since is None:
+        entry, generation = localcache.lookup(session_id, jti, now)
+        if (
+            entry is not None
+            and entry[0] == subject
+            and now - entry[3] < jwt_settings.LAST_USED_INTERVAL.total_seconds()
+        ):
+            hit = SessionState(session_id, entry[0], entry[1], entry[2], entry[3])
+            if not _is_past_deadline(hit, now):
+                return hit
+    keys = [
+        SESSION_KEY + session_id,
+        BLACKLIST_KEY + jti,
+        BLACKLIST_LOADED_KEY,
+        SEEN_KEY + session_id,
+    ]
     try:
         cached: dict[str, Any] | None = cache_call(lambda c: c.get_many(keys))
     except CacheUnavailable:
@@ -305,7 +337,6 @@ def check_session(session_id: str, subject: str, jti: str) -> SessionState:
         raise Refusal("session_revoked" if state == MISSING else state)
     if state.user_id != subject:
         raise Refusal("token_invalid")
-    now = int(time.time())
     if _is_past_deadline(state, now):
         if value is not None:
             # The cache may hold an old refresh time: the database decides.
@@ -324,6 +355,10 @@ def check_session(session_id: str, subject: str, jti: str) -> SessionState:
             lambda c: c.set(SEEN_KEY + session_id, now, max(state.expires_at - now, 1))
         )
         seen = now
+    if cached is not None and generation >= 0:
+        valid_until = now + jwt_settings.SESSION_CACHE_TTL.total_seconds()
+        entry = (state.user_id, state.expires_at, state.refreshed_at, seen, valid_until)
+        localcache.put(session_id, jti, entry, generation)
     return dataclasses.replace(state, last_seen=seen)
 
 
@@ -353,7 +388,7 @@ def last_seen(session_ids: list[str]) -> dict[str, datetime]:
 
 def cache_blacklisted(jti: str, expires_at: datetime) -> None:
     ttl = max(int((expires_at - timezone.now()).total_seconds()) + 1, 1)
-    cache_call_quietly(lambda c: c.set(BLACKLIST_KEY + jti, 1, ttl))
+    refuse_everywhere(lambda c: c.set(BLACKLIST_KEY + jti, 1, ttl))
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -364,7 +399,7 @@ def cache_api_key_refusals(public_ids: Iterable[str], code: str = "api_key_revok
     entries = {API_KEY_KEY + public_id: ("", code) for public_id in public_ids}
     if entries:
         ttl = negative_ttl()
-        cache_call_quietly(lambda c: c.set_many(entries, ttl))
+        refuse_everywhere(lambda c: c.set_many(entries, ttl))
 
 
 # --- replay after an outage -----------------------------------------------------------------
@@ -383,6 +418,7 @@ def replay_since(since: datetime) -> None:
     """Write to the cache every refusal the database recorded since ``since``."""
     for replay in _replayers:
         replay(since)
+    localcache.announce(_cache())
 
 
 @register_replayer

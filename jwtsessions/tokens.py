@@ -11,6 +11,7 @@ else.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -245,6 +246,12 @@ def build_key_ring(config: Any = None) -> KeyRing:
 
 _ring: KeyRing | None = None
 _header_segments: dict[tuple[str, str | None, str], str] = {}
+# Claims of tokens whose signature and form were verified, by (token, type): a token is sent
+# with every request for minutes, and parsing it again would only repeat the same answer. The
+# time-dependent claim checks still run on every use. Only verified tokens get in, so an
+# attacker cannot fill it; it is emptied when the keys change.
+_verified: dict[tuple[str, str], dict[str, Any]] = {}
+VERIFIED_CACHE_SIZE = 4096
 
 
 def key_ring() -> KeyRing:
@@ -261,6 +268,7 @@ def _forget_keys() -> None:
     global _ring
     _ring = None
     _header_segments.clear()
+    _verified.clear()
 
 
 def _b64encode(data: bytes) -> str:
@@ -337,6 +345,10 @@ def decode(
     ``allow_expired`` accepts a token past its ``exp`` (everything else still checked): only for
     logout, which may revoke the session an expired cookie names.
     """
+    known = _verified.get((token, token_type)) if type(token) is str else None
+    if known is not None:
+        _validate_claims(known, required, max_lifetime, allow_expired)
+        return dict(known)
     try:
         return _decode(token, token_type, required, max_lifetime, allow_expired)
     except TokenError:
@@ -381,8 +393,17 @@ def _decode(
     if len(payload_segment) > MAX_PAYLOAD_BYTES * 4 // 3 + 4:
         raise TokenError(reason="payload too large")
     claims = _json_object(_b64decode_canonical(payload_segment))
+    _remember(token, token_type, claims)
     _validate_claims(claims, required, max_lifetime, allow_expired)
     return claims
+
+
+def _remember(token: str, token_type: str, claims: dict[str, Any]) -> None:
+    if len(_verified) >= VERIFIED_CACHE_SIZE:
+        # Oldest first (insertion order); another thread may have evicted it already.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del _verified[next(iter(_verified))]
+    _verified[(token, token_type)] = dict(claims)
 
 
 def _int_claim(claims: Mapping[str, Any], name: str) -> int:
