@@ -47,8 +47,11 @@ def manage(*args: str) -> None:
 
 def demo() -> int:
     ensure_environment(EXTRAS["demo"])
+    # Local development on http://127.0.0.1: DEBUG serves the static files and lets the auth
+    # cookies go without Secure (the example settings keep them Secure whenever DEBUG is off).
+    os.environ.setdefault("DJANGO_DEBUG", "1")
     manage("migrate", "--noinput", "-v", "0")
-    manage("demo_setup")
+    manage("demo_setup", "--no-migrate")
     address = os.environ.get("DEMO_ADDRESS", "127.0.0.1:8000")
     print(f"\n  Open http://{address}/  (admin: http://{address}/admin/)\n", flush=True)
     try:
