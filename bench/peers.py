@@ -66,7 +66,7 @@ def ensure_venv() -> None:
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "-e", str(ROOT), *PEERS], check=True
         )
-    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+    os.execv(str(python), [str(python), os.path.abspath(sys.argv[0]), *sys.argv[1:]])
 
 
 def free_port() -> int:
@@ -91,8 +91,19 @@ def private_redis(workdir: Path) -> Iterator[str]:
         raise SystemExit("redis-server not found (apt-get install -y redis-server)")
     port = free_port()
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -256,9 +267,7 @@ def time_per_call(call: Callable[[], None], n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-def interleaved(
-    calls: dict[str, Callable[[], None]], rounds: int, n: int
-) -> dict[str, float]:
+def interleaved(calls: dict[str, Callable[[], None]], rounds: int, n: int) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for name, call in calls.items():
         time_per_call(call, max(n // 4, 5))  # warm: caches filled, code paths imported
@@ -345,7 +354,9 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def wrk(port: int, name: str, headers: dict[str, str], seconds: float, connections: int) -> dict[str, float]:
+def wrk(
+    port: int, name: str, headers: dict[str, str], seconds: float, connections: int
+) -> dict[str, float]:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
     for header, value in headers.items():
         command += ["-H", f"{header}: {value}"]
@@ -364,8 +375,18 @@ def wrk(port: int, name: str, headers: dict[str, str], seconds: float, connectio
 def gunicorn(workers: int) -> Iterator[int]:
     port = free_port()
     proc = subprocess.Popen(
-        [str(VENV / "bin" / "gunicorn"), "benchsite.wsgi:application", "-w", str(workers),
-         "-b", f"127.0.0.1:{port}", "--chdir", str(HERE), "--log-level", "warning"],
+        [
+            str(VENV / "bin" / "gunicorn"),
+            "benchsite.wsgi:application",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(HERE),
+            "--log-level",
+            "warning",
+        ],
         env=os.environ.copy(),
     )
     try:
@@ -410,20 +431,35 @@ def versions() -> dict[str, str]:
     import sqlite3
 
     out = {"Python": platform.python_version()}
-    for dist in ("Django", "djangorestframework", "PyJWT", "djangorestframework-simplejwt",
-                 "django-rest-knox", "djangorestframework-api-key", "django-redis", "redis",
-                 "hiredis", "gunicorn"):
+    for dist in (
+        "Django",
+        "djangorestframework",
+        "PyJWT",
+        "djangorestframework-simplejwt",
+        "django-rest-knox",
+        "djangorestframework-api-key",
+        "django-redis",
+        "redis",
+        "hiredis",
+        "gunicorn",
+    ):
         out[dist] = version(dist)
     out["SQLite"] = sqlite3.sqlite_version
-    out["redis-server"] = subprocess.run(
-        ["redis-server", "--version"], capture_output=True, text=True
-    ).stdout.split()[2].removeprefix("v=")
+    out["redis-server"] = (
+        subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+        .stdout.split()[2]
+        .removeprefix("v=")
+    )
     if shutil.which("wrk"):
         out["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "jwtsessions"],
-                           capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "jwtsessions"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     out["django-jwtsessions"] = f"{commit}{' (+ uncommitted changes)' if dirty else ''}"
     return out
 
@@ -508,13 +544,27 @@ def targets(
     def div(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
 
-    row("session endpoint HTTP req/s ≥ 0.95 × simplejwt stateless",
-        div(rps("ours_session"), rps(SJWT)), 0.95, True)
-    row("session endpoint HTTP req/s ≥ 1.5 × knox", div(rps("ours_session"), rps("knox")), 1.5, True)
-    row("authentication alone ≤ 1.2 × simplejwt stateless",
-        div(auth.get("ours_session"), auth.get(SJWT)), 1.2, False)
-    row("API-key endpoint HTTP req/s ≥ 1.2 × drf-api-key",
-        div(rps("ours_api_key"), rps("drf_api_key")), 1.2, True)
+    row(
+        "session endpoint HTTP req/s ≥ 0.95 × simplejwt stateless",
+        div(rps("ours_session"), rps(SJWT)),
+        0.95,
+        True,
+    )
+    row(
+        "session endpoint HTTP req/s ≥ 1.5 × knox", div(rps("ours_session"), rps("knox")), 1.5, True
+    )
+    row(
+        "authentication alone ≤ 1.2 × simplejwt stateless",
+        div(auth.get("ours_session"), auth.get(SJWT)),
+        1.2,
+        False,
+    )
+    row(
+        "API-key endpoint HTTP req/s ≥ 1.2 × drf-api-key",
+        div(rps("ours_api_key"), rps("drf_api_key")),
+        1.2,
+        True,
+    )
     rows.append(
         f"| access token length ≤ 230 chars (default claims, HS256) | {token_length} | "
         f"{'yes' if token_length <= 230 else 'NO'} |"
@@ -556,7 +606,8 @@ def main() -> None:
             print("1/3 authentication alone ...", file=sys.stderr)
             auth = interleaved(
                 {name: auth_call(name, headers) for name, headers in creds.items()},
-                args.rounds, args.calls,
+                args.rounds,
+                args.calls,
             )
             print("2/3 full request in process ...", file=sys.stderr)
             handler = WSGIHandler()
@@ -578,11 +629,17 @@ def main() -> None:
     output = args.output
     if output is None:
         suffix = "postgres" if args.database_url else "sqlite"
-        output = HERE / "results" / f"{time.strftime('%Y%m%d-%H%M')}-{suffix}{'-quick' if args.quick else ''}.md"
+        output = (
+            HERE
+            / "results"
+            / f"{time.strftime('%Y%m%d-%H%M')}-{suffix}{'-quick' if args.quick else ''}.md"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
-    print(f"saved {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}",
-          file=sys.stderr)
+    print(
+        f"saved {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":
