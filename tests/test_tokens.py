@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import string
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -685,3 +686,20 @@ def test_property_any_mutation_of_a_valid_token_is_refused(data: st.DataObject) 
             mutated = token[:position] + token[position + 1 :]
         if mutated != token:
             _only_token_error(mutated)
+
+
+def test_a_token_verified_once_is_still_fully_checked_on_every_use() -> None:
+    """The verified-token cache skips parsing, never the claim checks of the caller."""
+    now = tokens.now_seconds()
+    expired = forge(server_header(), claims(iat=now - 600, exp=now - 60), ring_signer())
+    assert decode(expired, allow_expired=True)["sub"] == "42"
+    refused(expired, code="token_expired")
+    refused(expired, code="token_expired")
+    valid = tokens.encode(claims(), ACCESS_TOKEN_TYPE)
+    assert decode(valid)
+    refused(valid, required=("sub", "sid", "scope"))
+    refused(valid, max_lifetime=timedelta(seconds=299))
+    refused(valid, token_type=SERVICE_TOKEN_TYPE)
+    returned = decode(valid)
+    returned["sub"] = "attacker"
+    assert decode(valid)["sub"] == "42"
