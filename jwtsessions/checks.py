@@ -121,6 +121,16 @@ def check_cookies(
                     id="jwtsessions.W004",
                 )
             )
+    if config.AUTH_COOKIE and config.REFRESH_COOKIE.startswith("__Host-"):
+        messages.append(
+            checks.Warning(
+                f"REFRESH_COOKIE {config.REFRESH_COOKIE!r} uses the __Host- prefix, which forces "
+                "Path=/: the refresh token would be sent with every request instead of only to "
+                "the refresh endpoint.",
+                hint="Use the __Secure- prefix for the refresh cookie.",
+                id="jwtsessions.W004",
+            )
+        )
     return messages
 
 

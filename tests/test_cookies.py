@@ -15,7 +15,7 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from jwtsessions import tokens
+from jwtsessions import checks, tokens
 from jwtsessions.models import Session
 from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
 
@@ -402,6 +402,11 @@ def test_host_prefix_forces_secure_root_path_and_no_domain(browser):
 
 
 def test_host_prefixed_refresh_cookie_must_live_on_the_root_path(browser):
-    with override_settings(JWTSESSIONS={"AUTH_COOKIE": "__Host-a", "REFRESH_COOKIE": "__Host-r"}):
+    settings = {"AUTH_COOKIE": "__Host-a", "REFRESH_COOKIE": "__Host-r"}
+    with override_settings(JWTSESSIONS=settings):
         response = cookie_login(browser, make_user())
+        warnings = [m for m in checks.check_cookies() if "REFRESH_COOKIE" in m.msg]
     assert_flags(response.cookies["__Host-r"], path="/")
+    assert [w.id for w in warnings] == ["jwtsessions.W004"]
+    with override_settings(JWTSESSIONS={**settings, "REFRESH_COOKIE": "__Secure-r"}):
+        assert not [m for m in checks.check_cookies() if "REFRESH_COOKIE" in m.msg]
