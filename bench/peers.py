@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import platform
 import random
@@ -136,6 +135,7 @@ def setup_django(sqlite: Path, redis_url: str, database_url: str) -> None:
 
 def make_credentials() -> dict[str, dict[str, str]]:
     """One HTTP header set per scheme, for the same user."""
+    from benchsite.views import SCHEMES
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends import cache as cache_sessions
@@ -145,7 +145,6 @@ def make_credentials() -> dict[str, dict[str, str]]:
     from rest_framework_api_key.models import APIKey
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from benchsite.views import SCHEMES
     from jwtsessions.sessions import create_session
 
     user = User.objects.create_user("bench", "bench@example.com", "unused-password-123")
@@ -226,14 +225,13 @@ def auth_call(name: str, headers: dict[str, str]) -> Callable[[], None]:
     Session schemes also pay for what their middleware does per request (a fresh session
     store and lazy user): that is their authentication.
     """
+    from benchsite.middleware import _CACHE, _DB
+    from benchsite.views import SCHEMES
     from django.contrib.auth import get_user
     from django.test import RequestFactory
     from django.utils.functional import SimpleLazyObject
     from rest_framework.request import Request
     from rest_framework.views import APIView
-
-    from benchsite.middleware import _CACHE, _DB
-    from benchsite.views import SCHEMES
 
     authentication, permissions = SCHEMES[name]
     django_request = RequestFactory().get(f"/{name}/", **meta_of(headers))
@@ -269,7 +267,7 @@ def time_per_call(call: Callable[[], None], n: int) -> float:
 
 def interleaved(calls: dict[str, Callable[[], None]], rounds: int, n: int) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in calls}
-    for name, call in calls.items():
+    for call in calls.values():
         time_per_call(call, max(n // 4, 5))  # warm: caches filled, code paths imported
     for _ in range(rounds):
         order = list(calls)
@@ -426,9 +424,8 @@ def headers_of(creds: dict[str, dict[str, str]], name: str) -> dict[str, str]:
 
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import version
-
     import sqlite3
+    from importlib.metadata import version
 
     out = {"Python": platform.python_version()}
     for dist in (
@@ -479,7 +476,7 @@ def machine() -> str:
 
 
 def ratio(value: float | None, base: float | None) -> str:
-    return "—" if not value or not base else f"{value / base:.2f}×"
+    return "—" if not value or not base else f"{value / base:.2f}x"
 
 
 def report(
@@ -489,6 +486,7 @@ def report(
     counts: dict[str, tuple[float, float]],
     http: dict[str, dict[str, float]],
     token_length: int,
+    revocation: str,
 ) -> str:
     database = "PostgreSQL" if args.database_url else "SQLite (file)"
     lines = [
@@ -503,15 +501,16 @@ def report(
         "Auth ratios are to simplejwt stateless (the floor has no authentication to time). "
         "Throughput ratios: higher is better. Time ratios: lower is better.",
         "",
-        "| scheme | auth µs/call | auth ×sjwt | in-proc µs/req | ×floor | ×sjwt | HTTP req/s | "
-        "×floor | ×sjwt | p50 ms | p99 ms | SQL/req | Redis cmds/req |",
+        "| scheme | auth µs/call | auth xsjwt | in-proc µs/req | xfloor | xsjwt | HTTP req/s | "
+        "xfloor | xsjwt | p50 ms | p99 ms | SQL/req | Redis cmds/req |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in auth:
         h = http.get(name, {})
         sql, cmds = counts.get(name, (0.0, 0.0))
         lines.append(
-            f"| {name} | {auth[name]:.1f} | {ratio(auth[name], auth[SJWT]) if name != FLOOR else '—'} "
+            f"| {name} | {auth[name]:.1f} | "
+            f"{ratio(auth[name], auth[SJWT]) if name != FLOOR else '—'} "
             f"| {inproc[name]:.0f} | {ratio(inproc[name], inproc[FLOOR])} | "
             f"{ratio(inproc[name], inproc[SJWT])} | "
             f"{h.get('rps', 0):.0f} | {ratio(h.get('rps'), http.get(FLOOR, {}).get('rps'))} | "
@@ -520,7 +519,7 @@ def report(
         )
     lines += ["", "## Targets", ""]
     lines += targets(auth, http, token_length)
-    lines += ["", "## Versions", ""]
+    lines += ["", revocation, "## Versions", ""]
     lines += [f"- {k}: {v}" for k, v in versions().items()]
     lines += ["", f"Command: `python3 bench/peers.py {' '.join(sys.argv[1:])}`".rstrip()]
     return "\n".join(lines) + "\n"
@@ -545,22 +544,22 @@ def targets(
         return a / b if a and b else None
 
     row(
-        "session endpoint HTTP req/s ≥ 0.95 × simplejwt stateless",
+        "session endpoint HTTP req/s ≥ 0.95 x simplejwt stateless",
         div(rps("ours_session"), rps(SJWT)),
         0.95,
         True,
     )
     row(
-        "session endpoint HTTP req/s ≥ 1.5 × knox", div(rps("ours_session"), rps("knox")), 1.5, True
+        "session endpoint HTTP req/s ≥ 1.5 x knox", div(rps("ours_session"), rps("knox")), 1.5, True
     )
     row(
-        "authentication alone ≤ 1.2 × simplejwt stateless",
+        "authentication alone ≤ 1.2 x simplejwt stateless",
         div(auth.get("ours_session"), auth.get(SJWT)),
         1.2,
         False,
     )
     row(
-        "API-key endpoint HTTP req/s ≥ 1.2 × drf-api-key",
+        "API-key endpoint HTTP req/s ≥ 1.2 x drf-api-key",
         div(rps("ours_api_key"), rps("drf_api_key")),
         1.2,
         True,
@@ -586,12 +585,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--revocation-trials", type=int, default=200)
     parser.add_argument("--database-url", default="", help="postgres://... (default: SQLite)")
     parser.add_argument("--output", type=Path, help="report path (default: bench/results/...)")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.calls, args.requests = 3, 100, 40
-        args.http_rounds, args.http_seconds = 1, 2
+        args.http_rounds, args.http_seconds, args.revocation_trials = 1, 2, 20
 
     with tempfile.TemporaryDirectory(prefix="jwtsessions-bench-") as tmp:
         workdir = Path(tmp)
@@ -623,8 +623,12 @@ def main() -> None:
                 http = http_rounds(
                     creds, args.http_rounds, args.http_seconds, args.workers, args.connections
                 )
+            print("cross-process revocation ...", file=sys.stderr)
+            import revocation_delay
 
-    text = report(args, auth, inproc, counts, http, token_length)
+            revocation = revocation_delay.markdown(revocation_delay.measure(args.revocation_trials))
+
+    text = report(args, auth, inproc, counts, http, token_length, revocation)
     print(text)
     output = args.output
     if output is None:

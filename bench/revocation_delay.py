@@ -87,7 +87,8 @@ def measure(trials: int) -> dict[str, Any]:
         text=True,
         env=os.environ.copy(),
     )
-    assert child.stdin is not None and child.stdout is not None
+    assert child.stdin is not None
+    assert child.stdout is not None
     violations = 0
     after_return: list[float] = []  # last admitted start - revoke returned (want < 0)
     to_refusal: list[float] = []  # first refused start - revoke called
@@ -140,13 +141,14 @@ def markdown(summary: dict[str, Any]) -> str:
             "## Cross-process revocation (per-process session copy)",
             "",
             f"{summary['trials']} trials; B answered from its local copy in "
-            f"{summary['local_copy_used']} of them (median {summary['median_checks_per_trial']:.0f} "
-            "checks per trial while spinning).",
+            f"{summary['local_copy_used']} of them (median "
+            f"{summary['median_checks_per_trial']:.0f} checks per trial while spinning).",
             "",
             "| measure | value |",
             "|---|---:|",
             f"| checks admitted after the revoking call returned | **{summary['violations']}** |",
-            f"| latest admitted check start − call return (max; negative = before) | {worst_text} |",
+            "| latest admitted check start - call return (max; negative = before) | "
+            f"{worst_text} |",
             f"| revoking call (DB + Redis + publish + ping), median / max | "
             f"{summary['revoke_call_us_median']:.0f} / {summary['revoke_call_us_max']:.0f} µs |",
             f"| first refusal in B after the call started, median / max | "

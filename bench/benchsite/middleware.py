@@ -1,4 +1,4 @@
-"""Django's SessionMiddleware with the engine picked per URL, so DB and Redis sessions share a run."""
+"""SessionMiddleware with the engine picked per URL, so DB and Redis sessions share one run."""
 
 from __future__ import annotations
 
