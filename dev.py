@@ -10,6 +10,7 @@ changes. ``test`` passes any further arguments to pytest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -54,10 +55,8 @@ def demo() -> int:
     manage("demo_setup", "--no-migrate")
     address = os.environ.get("DEMO_ADDRESS", "127.0.0.1:8000")
     print(f"\n  Open http://{address}/  (admin: http://{address}/admin/)\n", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the demo, quietly
         manage("runserver", address, "--noreload")
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
