@@ -93,10 +93,10 @@ class SessionAuth:
         return Session.objects.get(pk=self.state.session_id)
 
 
-def bearer_challenge(request: Any, scheme: str = "Bearer") -> str:
+def bearer_challenge(request: Any) -> str:
     """An RFC 6750 challenge naming the last error seen on this request, if any."""
     code = getattr(request, _ERROR_ATTRIBUTE, None)
-    challenge = f'{scheme} realm="api"'
+    challenge = 'Bearer realm="api"'
     if code == "insufficient_scope":
         return f'{challenge}, error="insufficient_scope"'
     if code:
@@ -240,7 +240,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         return LazyUser(state.user_id), auth
 
     def authenticate_header(self, request: Request) -> str:
-        return bearer_challenge(request, self.keyword)
+        # The contract gives every 401 the RFC 6750 form, whatever the credential.
+        return bearer_challenge(request)
 
 
 class ServiceTokenAuthentication(BaseAuthentication):

@@ -329,9 +329,6 @@ class ServiceTokenView(JWTSessionsView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def get_authenticate_header(self, request: Request) -> str:
-        return bearer_challenge(request, ApiKeyAuthentication.keyword)
-
     def post(self, request: Request) -> Response:
         auth = request.auth
         assert isinstance(auth, apikeys.ApiKeyAuth)
