@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -165,7 +166,16 @@ class LazySettings(_Base):
     def config(self) -> Config:
         config = self._config
         if config is None:
-            config = self._config = load(getattr(django_settings, SETTING_NAME, None))
+            config = load(getattr(django_settings, SETTING_NAME, None))
+            if config.invalid_keys:
+                # Fail closed: a value we cannot parse must not quietly become a weaker
+                # default where system checks never ran (e.g. under gunicorn). Names only:
+                # a value could be a secret.
+                names = ", ".join(key for key, _ in config.invalid_keys)
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME} has invalid values for: {names} (see manage.py check)"
+                )
+            self._config = config
         return config
 
     def __getattr__(self, name: str) -> Any:

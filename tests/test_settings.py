@@ -278,3 +278,17 @@ def test_setup_and_every_import_read_nothing_until_asked(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["before []", "after 60.0 True"]
+
+
+def test_an_invalid_value_fails_closed_at_first_use_not_at_import(settings):
+    """A value we cannot parse never quietly becomes a weaker default (checks may not run
+    under a WSGI server), and the error names the key but never echoes the value."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from jwtsessions.settings import jwt_settings
+
+    settings.JWTSESSIONS = {"ISSUER": 123, "SIGNING_KEY": ["s3cret-value"]}
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        _ = jwt_settings.ISSUER
+    assert "ISSUER" in str(excinfo.value) and "SIGNING_KEY" in str(excinfo.value)
+    assert "s3cret-value" not in str(excinfo.value)
