@@ -134,7 +134,7 @@ def expect_login_form(page: Any, message: str) -> None:
     expect(page.locator("#login-message")).to_contain_text(message)
 
 
-def test_login_httponly_cookies_and_notes(browser, live_server, user):
+def test_login_httponly_cookies_and_notes(browser: Any, live_server: Any, user: Any) -> None:
     from playwright.sync_api import expect
 
     context, page = open_page(browser, live_server.url)
@@ -188,8 +188,8 @@ def test_login_httponly_cookies_and_notes(browser, live_server, user):
 
 
 def test_session_revoked_from_another_browser_sends_the_page_back_to_login(
-    browser, live_server, user
-):
+    browser: Any, live_server: Any, user: Any
+) -> None:
     from playwright.sync_api import expect
 
     laptop, laptop_page = open_page(browser, live_server.url)
@@ -219,7 +219,7 @@ def test_session_revoked_from_another_browser_sends_the_page_back_to_login(
     phone.close()
 
 
-def test_log_out_everywhere(browser, live_server, user):
+def test_log_out_everywhere(browser: Any, live_server: Any, user: Any) -> None:
     from playwright.sync_api import expect
 
     first, first_page = open_page(browser, live_server.url)
@@ -271,7 +271,9 @@ def _forged_form(target: str) -> str:
     )
 
 
-def test_cross_site_form_post_is_refused_by_csrf(browser, live_server, user, attacker_site):
+def test_cross_site_form_post_is_refused_by_csrf(
+    browser: Any, live_server: Any, user: Any, attacker_site: tuple[Path, int]
+) -> None:
     from playwright.sync_api import expect
 
     context, page = open_page(browser, live_server.url)

@@ -40,6 +40,10 @@ def browser() -> Client:
     return Client(enforce_csrf_checks=True)
 
 
+def _bearer(access: str) -> dict[str, Any]:
+    return dict(bearer(access))
+
+
 def csrf_token(client: Client) -> str:
     """What a page does first: fetch the CSRF token (and cookie) from the API."""
     response = client.get("/api/auth/csrf/")
@@ -48,7 +52,7 @@ def csrf_token(client: Client) -> str:
     return str(response.json()["csrf_token"])
 
 
-def csrf_headers(client: Client) -> dict[str, str]:
+def csrf_headers(client: Client) -> dict[str, Any]:
     # A JSON content type, as fetch() sends: the test client's default is multipart, which the
     # auth endpoints do not parse.
     return {"HTTP_X_CSRFTOKEN": csrf_token(client), "HTTP_ORIGIN": ORIGIN, "content_type": JSON}
@@ -82,7 +86,7 @@ def assert_deleted(response: Any, name: str, path: str) -> None:
 # --- login, flags and body -------------------------------------------------------------------
 
 
-def test_login_sets_both_cookies_with_every_flag_and_no_tokens_in_body(browser):
+def test_login_sets_both_cookies_with_every_flag_and_no_tokens_in_body(browser: Client) -> None:
     response = cookie_login(browser, make_user())
     body = response.json()
     assert set(body) == {"token_type", "expires_in", "session_id"}
@@ -100,7 +104,7 @@ def test_login_sets_both_cookies_with_every_flag_and_no_tokens_in_body(browser):
     assert left - 1 <= refresh["max-age"] <= left
 
 
-def test_flags_follow_the_settings(browser):
+def test_flags_follow_the_settings(browser: Client) -> None:
     settings = {
         **COOKIE_MODE,
         "COOKIE_SECURE": False,
@@ -122,7 +126,7 @@ def test_flags_follow_the_settings(browser):
     assert access["max-age"] == 300
 
 
-def test_refresh_cookie_max_age_is_what_is_left_of_the_session(browser):
+def test_refresh_cookie_max_age_is_what_is_left_of_the_session(browser: Client) -> None:
     user = make_user()
     body = cookie_login(browser, user).json()
     end = timezone.now() + timedelta(hours=1)
@@ -133,7 +137,7 @@ def test_refresh_cookie_max_age_is_what_is_left_of_the_session(browser):
     assert response.cookies[ACCESS]["max-age"] == 900
 
 
-def test_refresh_cookie_does_not_outlive_the_idle_timeout(browser):
+def test_refresh_cookie_does_not_outlive_the_idle_timeout(browser: Client) -> None:
     with override_settings(JWTSESSIONS={**COOKIE_MODE, "SESSION_IDLE_TIMEOUT": timedelta(hours=2)}):
         response = cookie_login(browser, make_user())
     assert response.cookies[REFRESH]["max-age"] == 7200
@@ -142,7 +146,7 @@ def test_refresh_cookie_does_not_outlive_the_idle_timeout(browser):
 # --- refresh ---------------------------------------------------------------------------------
 
 
-def test_refresh_by_cookie_rotates_both_cookies(browser):
+def test_refresh_by_cookie_rotates_both_cookies(browser: Client) -> None:
     user = make_user()
     first = cookie_login(browser, user)
     response = browser.post(REFRESH_PATH, **csrf_headers(browser))
@@ -160,7 +164,7 @@ def test_refresh_by_cookie_rotates_both_cookies(browser):
     assert refused.json()["code"] == "refresh_invalid"
 
 
-def test_refresh_without_any_token_is_refused(browser):
+def test_refresh_without_any_token_is_refused(browser: Client) -> None:
     response = browser.post(REFRESH_PATH, **csrf_headers(browser))
     assert response.status_code == 401
     assert response.json()["code"] == "refresh_invalid"
@@ -169,7 +173,7 @@ def test_refresh_without_any_token_is_refused(browser):
 # --- CSRF ------------------------------------------------------------------------------------
 
 
-def test_cookie_mode_login_needs_csrf(browser):
+def test_cookie_mode_login_needs_csrf(browser: Client) -> None:
     user = make_user()
     credentials = {"username": user.get_username(), "password": DEFAULT_PASSWORD}
     response = browser.post("/api/auth/login/", credentials, content_type="application/json")
@@ -190,7 +194,7 @@ def test_cookie_mode_login_needs_csrf(browser):
     assert cookie_login(browser, user).cookies[ACCESS].value
 
 
-def test_cookie_mode_refresh_needs_csrf(browser):
+def test_cookie_mode_refresh_needs_csrf(browser: Client) -> None:
     cookie_login(browser, make_user())
     response = browser.post(REFRESH_PATH, content_type=JSON)
     assert response.status_code == 403
@@ -203,7 +207,7 @@ def test_cookie_mode_refresh_needs_csrf(browser):
     assert response.status_code == 403
 
 
-def test_cookie_authenticated_unsafe_request_needs_csrf(browser):
+def test_cookie_authenticated_unsafe_request_needs_csrf(browser: Client) -> None:
     user = make_user()
     cookie_login(browser, user)
     assert browser.get("/api/whoami/").status_code == 200  # safe methods need no token
@@ -220,7 +224,7 @@ def test_cookie_authenticated_unsafe_request_needs_csrf(browser):
     assert response.json() == {"user_id": str(user.pk)}
 
 
-def test_csrf_origin_and_referer_are_checked(browser):
+def test_csrf_origin_and_referer_are_checked(browser: Client) -> None:
     cookie_login(browser, make_user())
     token = csrf_token(browser)
     bad_origin = browser.post(
@@ -241,16 +245,16 @@ def test_csrf_origin_and_referer_are_checked(browser):
     assert good_referer.status_code == 200
 
 
-def test_header_authenticated_requests_need_no_csrf(browser):
+def test_header_authenticated_requests_need_no_csrf(browser: Client) -> None:
     user = make_user()
     with override_settings(JWTSESSIONS={}):
         access = login(Client(), user)["access"]
-    response = browser.post("/api/whoami/", **bearer(access))
+    response = browser.post("/api/whoami/", **_bearer(access))
     assert response.status_code == 200
     assert response.json() == {"user_id": str(user.pk)}
 
 
-def test_csrf_endpoint_is_not_cacheable(browser):
+def test_csrf_endpoint_is_not_cacheable(browser: Client) -> None:
     response = browser.get("/api/auth/csrf/")
     assert response["Cache-Control"] == "no-store"
     assert "Cookie" in response["Vary"]
@@ -259,16 +263,16 @@ def test_csrf_endpoint_is_not_cacheable(browser):
 # --- header beats cookie ---------------------------------------------------------------------
 
 
-def test_bearer_header_beats_the_cookie(browser):
+def test_bearer_header_beats_the_cookie(browser: Client) -> None:
     cookie_user, header_user = make_user(), make_user()
     cookie_login(browser, cookie_user)
     with override_settings(JWTSESSIONS={}):
         access = login(Client(), header_user)["access"]
     for _ in range(3):
-        response = browser.get("/api/whoami/", **bearer(access))
+        response = browser.get("/api/whoami/", **_bearer(access))
         assert response.json() == {"user_id": str(header_user.pk)}
     # A bad header never falls back to the cookie.
-    response = browser.get("/api/whoami/", **bearer("not-a-token"))
+    response = browser.get("/api/whoami/", **_bearer("not-a-token"))
     assert response.status_code == 401
     assert response.json()["code"] == "token_invalid"
     assert browser.get("/api/whoami/").json() == {"user_id": str(cookie_user.pk)}
@@ -289,7 +293,7 @@ def _expired_access_token(session: Session, *, lifetime: int = 900) -> str:
     return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
 
 
-def test_logout_revokes_and_deletes_both_cookies(browser):
+def test_logout_revokes_and_deletes_both_cookies(browser: Client) -> None:
     user = make_user()
     body = cookie_login(browser, user).json()
     response = browser.post("/api/auth/logout/", **csrf_headers(browser))
@@ -300,7 +304,7 @@ def test_logout_revokes_and_deletes_both_cookies(browser):
     assert browser.get("/api/whoami/").status_code == 401
 
 
-def test_logout_with_an_expired_cookie_still_revokes_the_session(browser):
+def test_logout_with_an_expired_cookie_still_revokes_the_session(browser: Client) -> None:
     user = make_user()
     body = cookie_login(browser, user).json()
     session = Session.objects.get(pk=body["session_id"])
@@ -316,7 +320,7 @@ def test_logout_with_an_expired_cookie_still_revokes_the_session(browser):
     assert session.revoke_reason == "logout"
 
 
-def test_logout_with_an_invalid_cookie_deletes_cookies_and_revokes_nothing(browser):
+def test_logout_with_an_invalid_cookie_deletes_cookies_and_revokes_nothing(browser: Client) -> None:
     user = make_user()
     body = cookie_login(browser, user).json()
     for garbage in ("garbage", "a.b.c", _forged_token(body["session_id"], user.pk)):
@@ -342,27 +346,27 @@ def _forged_token(session_id: str, user_id: Any) -> str:
     return forged
 
 
-def test_logout_without_any_cookie_still_answers_and_clears(browser):
+def test_logout_without_any_cookie_still_answers_and_clears(browser: Client) -> None:
     response = browser.post("/api/auth/logout/", **csrf_headers(browser))
     assert response.status_code == 204
     assert_deleted(response, ACCESS, "/")
 
 
-def test_logout_by_cookie_needs_csrf(browser):
+def test_logout_by_cookie_needs_csrf(browser: Client) -> None:
     body = cookie_login(browser, make_user()).json()
     response = browser.post("/api/auth/logout/", content_type=JSON)
     assert response.status_code == 403
     assert Session.objects.get(pk=body["session_id"]).revoked_at is None
 
 
-def test_a_broken_cookie_never_blocks_login(browser):
+def test_a_broken_cookie_never_blocks_login(browser: Client) -> None:
     user = make_user()
     browser.cookies[ACCESS] = "garbage"
     response = cookie_login(browser, user)
     assert response.cookies[ACCESS].value.count(".") == 2
 
 
-def test_logout_all_and_revoking_the_current_session_delete_the_cookies(browser):
+def test_logout_all_and_revoking_the_current_session_delete_the_cookies(browser: Client) -> None:
     user = make_user()
     cookie_login(browser, user)
     response = browser.post("/api/auth/logout-all/", **csrf_headers(browser))
@@ -378,7 +382,7 @@ def test_logout_all_and_revoking_the_current_session_delete_the_cookies(browser)
 # --- cookie name prefixes --------------------------------------------------------------------
 
 
-def test_host_prefix_forces_secure_root_path_and_no_domain(browser):
+def test_host_prefix_forces_secure_root_path_and_no_domain(browser: Client) -> None:
     host_access, secure_refresh = "__Host-access", "__Secure-refresh"
     settings = {
         "AUTH_COOKIE": host_access,
@@ -401,7 +405,7 @@ def test_host_prefix_forces_secure_root_path_and_no_domain(browser):
         assert response.cookies[secure_refresh]["secure"] is True
 
 
-def test_host_prefixed_refresh_cookie_must_live_on_the_root_path(browser):
+def test_host_prefixed_refresh_cookie_must_live_on_the_root_path(browser: Client) -> None:
     settings = {"AUTH_COOKIE": "__Host-a", "REFRESH_COOKIE": "__Host-r"}
     with override_settings(JWTSESSIONS=settings):
         response = cookie_login(browser, make_user())

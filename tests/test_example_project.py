@@ -23,6 +23,10 @@ from tests.factories import DEFAULT_PASSWORD, bearer, make_user
 COOKIE_MODE = {"AUTH_COOKIE": "access", "REFRESH_COOKIE": "refresh"}
 
 
+def _bearer(access: str) -> dict[str, Any]:
+    return dict(bearer(access))
+
+
 def token_login(client: Client, user: Any) -> dict[str, Any]:
     response = client.post(
         "/api/token/",
@@ -35,7 +39,7 @@ def token_login(client: Client, user: Any) -> dict[str, Any]:
 
 @pytest.mark.django_db
 @override_settings(JWTSESSIONS=COOKIE_MODE)
-def test_api_clients_use_header_mode_endpoints_in_a_cookie_mode_project():
+def test_api_clients_use_header_mode_endpoints_in_a_cookie_mode_project() -> None:
     api = Client(enforce_csrf_checks=True)  # no CSRF token anywhere below
     user, other = make_user(), make_user()
     body = token_login(api, user)
@@ -46,17 +50,17 @@ def test_api_clients_use_header_mode_endpoints_in_a_cookie_mode_project():
         "/api/notes/",
         {"title": "from a script"},
         content_type="application/json",
-        **bearer(body["access"]),
+        **_bearer(body["access"]),
     )
     assert created.status_code == 201, created.content
     assert created.json()["title"] == "from a script"
-    listed = api.get("/api/notes/", **bearer(body["access"]))
+    listed = api.get("/api/notes/", **_bearer(body["access"]))
     assert [n["title"] for n in listed.json()] == ["from a script"]
 
     other_body = token_login(api, other)
     note_url = f"/api/notes/{created.json()['id']}/"
-    assert api.get(note_url, **bearer(other_body["access"])).status_code == 404
-    assert api.delete(note_url, **bearer(other_body["access"])).status_code == 404
+    assert api.get(note_url, **_bearer(other_body["access"])).status_code == 404
+    assert api.delete(note_url, **_bearer(other_body["access"])).status_code == 404
     assert Note.objects.filter(owner=user).count() == 1
 
     refreshed = api.post(
@@ -64,16 +68,16 @@ def test_api_clients_use_header_mode_endpoints_in_a_cookie_mode_project():
     )
     assert refreshed.status_code == 200
     access = refreshed.json()["access"]
-    assert api.post("/api/token/logout/", **bearer(access)).status_code == 204
+    assert api.post("/api/token/logout/", **_bearer(access)).status_code == 204
     assert Session.objects.get(pk=body["session_id"]).revoked_at is not None
-    response = api.get("/api/notes/", **bearer(access))
+    response = api.get("/api/notes/", **_bearer(access))
     assert response.status_code == 401
     assert response.json()["code"] == "session_revoked"
 
 
 @pytest.mark.django_db
 @override_settings(JWTSESSIONS=COOKIE_MODE)
-def test_notes_api_refuses_anonymous_callers_with_the_contract_shape():
+def test_notes_api_refuses_anonymous_callers_with_the_contract_shape() -> None:
     response = Client().get("/api/notes/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
@@ -82,7 +86,7 @@ def test_notes_api_refuses_anonymous_callers_with_the_contract_shape():
 
 @pytest.mark.django_db
 @override_settings(JWTSESSIONS=COOKIE_MODE)
-def test_the_page_sets_the_csrf_cookie_and_a_strict_content_security_policy():
+def test_the_page_sets_the_csrf_cookie_and_a_strict_content_security_policy() -> None:
     response = Client().get("/")
     assert response.status_code == 200
     assert response.cookies["csrftoken"].value
@@ -93,7 +97,7 @@ def test_the_page_sets_the_csrf_cookie_and_a_strict_content_security_policy():
 
 
 @pytest.mark.django_db
-def test_demo_setup_creates_users_with_working_printed_passwords():
+def test_demo_setup_creates_users_with_working_printed_passwords() -> None:
     outputs = []
     for _ in range(2):
         out = io.StringIO()
@@ -125,7 +129,7 @@ def load_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> ModuleType:
     return importlib.reload(module)
 
 
-def test_defaults_are_safe(monkeypatch):
+def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(monkeypatch)
     assert settings.DEBUG is False
     assert settings.COOKIE_SECURE is True
@@ -137,7 +141,9 @@ def test_defaults_are_safe(monkeypatch):
     assert settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
 
 
-def test_debug_allows_plain_http_cookies_unless_told_otherwise(monkeypatch):
+def test_debug_allows_plain_http_cookies_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     settings = load_settings(monkeypatch, DJANGO_DEBUG="1")
     assert settings.COOKIE_SECURE is False
     assert settings.JWTSESSIONS["AUTH_COOKIE"] == "access"
@@ -145,7 +151,7 @@ def test_debug_allows_plain_http_cookies_unless_told_otherwise(monkeypatch):
     assert settings.COOKIE_SECURE is True
 
 
-def test_database_and_cache_urls(monkeypatch):
+def test_database_and_cache_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(
         monkeypatch,
         DATABASE_URL="postgres://app:p%40ss@db.internal:5433/notes",
@@ -164,7 +170,9 @@ def test_database_and_cache_urls(monkeypatch):
         settings._database("mysql://x@y/z")
 
 
-def test_secret_key_is_generated_once_into_a_private_file(monkeypatch, tmp_path: Path):
+def test_secret_key_is_generated_once_into_a_private_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     settings = load_settings(monkeypatch)
     monkeypatch.delenv("DJANGO_SECRET_KEY")
     monkeypatch.setattr(settings, "BASE_DIR", tmp_path)
