@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.utils.functional import SimpleLazyObject
@@ -30,14 +30,20 @@ _ERROR_ATTRIBUTE = "_jwtsessions_error"
 _ACCESS_CLAIMS = ("sub", "sid", "jti")
 
 
-class LazyUser(SimpleLazyObject):
+if TYPE_CHECKING:
+    _LazyBase = SimpleLazyObject[Any]
+else:
+    _LazyBase = SimpleLazyObject
+
+
+class LazyUser(_LazyBase):
     """The authenticated user, loaded from the database only when something needs more than
     its primary key: a warm-cache request that only checks ``is_authenticated`` costs no query.
     """
 
     def __init__(self, user_id: Any) -> None:
         model = get_user_model()
-        pk = model._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        pk = model._meta.pk.to_python(user_id)
 
         def load() -> Any:
             try:
@@ -116,7 +122,7 @@ def header_credential(request: Request, scheme: str) -> str | None:
     A header of our scheme that is not exactly ``<scheme> <credential>`` is a refusal, not a
     silent fallthrough to the next class.
     """
-    header = request.META.get("HTTP_AUTHORIZATION")
+    header: str | None = request.META.get("HTTP_AUTHORIZATION")
     if not header:
         return None
     parts = header.split()

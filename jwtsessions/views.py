@@ -199,6 +199,11 @@ class LogoutAllView(SessionAuthenticatedView):
         return response
 
 
+def _user_id(request: Request) -> Any:
+    """The authenticated user's primary key (known without loading the user)."""
+    return request.user.pk
+
+
 def _current(request: Request) -> SessionAuth:
     assert isinstance(request.auth, SessionAuth)
     return request.auth
@@ -211,7 +216,7 @@ class SessionListView(SessionAuthenticatedView):
         now = timezone.now()
         active = [
             s
-            for s in Session.objects.filter(user_id=request.user.pk).active(now)
+            for s in Session.objects.filter(user_id=_user_id(request)).active(now)
             if s.status(now) == "active"
         ]
         context = {
@@ -225,7 +230,7 @@ class SessionDetailView(SessionAuthenticatedView):
     """GET one of the user's sessions; DELETE revokes it. Another user's session is 404."""
 
     def _session(self, request: Request, session_id: str) -> Session:
-        session = Session.objects.filter(pk=session_id, user_id=request.user.pk).first()
+        session = Session.objects.filter(pk=session_id, user_id=_user_id(request)).first()
         if session is None:
             raise Http404
         return session
