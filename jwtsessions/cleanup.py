@@ -16,6 +16,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections, models, router, transaction
 from django.utils import timezone
@@ -68,16 +69,32 @@ def count(target: Target) -> int:
     return target.queryset.order_by().count()
 
 
-def delete_batch(queryset: models.QuerySet[models.Model], batch_size: int) -> int:
-    """Delete at most ``batch_size`` rows of ``queryset`` in one short transaction."""
+def delete_batch(
+    queryset: models.QuerySet[models.Model], batch_size: int, after: Any = None
+) -> tuple[int, Any]:
+    """Delete at most ``batch_size`` rows of ``queryset`` in one short transaction.
+
+    Returns how many rows went and where the next batch may start (``after``, a primary key,
+    or ``None`` when the database needs no such hint).
+    """
     model = queryset.model
     alias = router.db_for_write(model)
     connection = connections[alias]
     table = connection.ops.quote_name(model._meta.db_table)
-    pk_field = model._meta.pk
-    assert pk_field is not None and pk_field.column is not None  # every concrete model has one
-    pk_column = connection.ops.quote_name(pk_field.column)
+    pk_name = model._meta.pk.column if model._meta.pk is not None else None
+    if pk_name is None:
+        raise TypeError(f"{model.__name__} has no primary key column")
+    pk_column = connection.ops.quote_name(pk_name)
     ids = queryset.using(alias).order_by().values_list("pk", flat=True)
+    # PostgreSQL keeps deleted rows in its indexes until VACUUM, so a batch that searched from
+    # the start again would re-read every earlier batch's dead entries: the time would grow
+    # with the square of the rows. Walking the primary key from where the last batch stopped
+    # reads each entry once.
+    walk = connection.vendor == "postgresql"
+    if walk:
+        ids = ids.order_by("pk")
+        if after is not None:
+            ids = ids.filter(pk__gt=after)
     if connection.features.has_select_for_update_skip_locked:
         ids = ids.select_for_update(skip_locked=True)
     ids = ids[:batch_size]
@@ -85,14 +102,22 @@ def delete_batch(queryset: models.QuerySet[models.Model], batch_size: int) -> in
         if connection.features.update_can_self_select:
             inner, params = ids.query.get_compiler(using=alias).as_sql()
             # Identifiers are quoted by the backend; values travel as parameters.
-            cursor.execute(f"DELETE FROM {table} WHERE {pk_column} IN ({inner})", params)  # noqa: S608
+            sql = f"DELETE FROM {table} WHERE {pk_column} IN ({inner})"  # noqa: S608
+            if walk:
+                # ``= ANY(ARRAY(...))`` runs the select first and then deletes by primary key;
+                # with ``IN`` the planner may join the select with a scan of the whole table.
+                sql = f"DELETE FROM {table} WHERE {pk_column} = ANY(ARRAY({inner}))"  # noqa: S608
+                cursor.execute(f"{sql} RETURNING {pk_column}", params)
+                deleted = [row[0] for row in cursor.fetchall()]
+                return len(deleted), max(deleted, default=after)
+            cursor.execute(sql, params)
         else:
             chosen = list(ids)
             if not chosen:
-                return 0
+                return 0, after
             marks = ", ".join(["%s"] * len(chosen))
             cursor.execute(f"DELETE FROM {table} WHERE {pk_column} IN ({marks})", chosen)  # noqa: S608
-        return max(int(cursor.rowcount), 0)
+        return max(int(cursor.rowcount), 0), None
 
 
 def delete_in_batches(
@@ -110,8 +135,9 @@ def delete_in_batches(
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
     total = 0
+    after: Any = None
     while True:
-        deleted = delete_batch(queryset, batch_size)
+        deleted, after = delete_batch(queryset, batch_size, after)
         total += deleted
         if progress is not None and deleted:
             progress(label, total)
