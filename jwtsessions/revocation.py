@@ -9,6 +9,7 @@ entry expires (``SESSION_CACHE_TTL``): use these functions.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import transaction
@@ -92,7 +93,12 @@ def blacklist_token(
         if not claims:
             return None
         jti = claims["jti"]
-        expires_at = expires_at or datetime.fromtimestamp(claims["exp"], tz=timezone.now().tzinfo)
+        # The token is accepted until exp + LEEWAY: the entry must last as long.
+        expires_at = expires_at or (
+            datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
+            + jwt_settings.LEEWAY
+            + timedelta(seconds=1)
+        )
     expires_at = expires_at or _default_blacklist_expiry()
     entry, _ = BlacklistedToken.objects.update_or_create(
         jti=jti, defaults={"expires_at": expires_at, "reason": _reason(reason)}

@@ -202,3 +202,18 @@ def test_a_refresh_racing_a_revocation_leaves_no_active_entry(client):
     revocation.revoke_session(body["session_id"])
     store.forget_session(body["session_id"])  # the refresh's cache step, arriving late
     assert_refused(client, body["access"])
+
+
+def test_blacklist_entry_outlives_the_token_by_the_leeway(client, settings):
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
+
+    from jwtsessions import tokens
+
+    settings.JWTSESSIONS = {"LEEWAY": 30}
+    body = login(client, make_user())
+    entry = revocation.blacklist_token(body["access"])
+    claims = tokens.decode(body["access"], tokens.ACCESS_TOKEN_TYPE, required=["jti"],
+                           max_lifetime=timedelta(minutes=15))
+    accepted_until = datetime.fromtimestamp(claims["exp"] + 30, tz=dt_timezone.utc)
+    assert entry is not None and entry.expires_at > accepted_until
