@@ -169,7 +169,9 @@ class JWTSessionAuthentication(BaseAuthentication):
             enforce_csrf(request)
         return LazyUser(auth.state.user_id), auth
 
-    def authenticate_token(self, request: Any, token: str, *, from_cookie: bool = False) -> SessionAuth:
+    def authenticate_token(
+        self, request: Any, token: str, *, from_cookie: bool = False
+    ) -> SessionAuth:
         """Verify an access token and its session; raise the contract's 401 otherwise."""
         try:
             claims = tokens.decode(

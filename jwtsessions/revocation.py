@@ -30,7 +30,9 @@ def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
     now = timezone.now()
     with transaction.atomic():
         ids = list(
-            queryset.filter(revoked_at__isnull=True).select_for_update().values_list("pk", flat=True)
+            queryset.filter(revoked_at__isnull=True)
+            .select_for_update()
+            .values_list("pk", flat=True)
         )
         if ids:
             Session.objects.filter(pk__in=ids).update(revoked_at=now, revoke_reason=_reason(reason))

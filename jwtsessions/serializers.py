@@ -28,7 +28,15 @@ class SessionSerializer(serializers.ModelSerializer[Session]):
 
     class Meta:
         model = Session
-        fields = ["id", "created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "current"]
+        fields = [
+            "id",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "ip_address",
+            "user_agent",
+            "current",
+        ]
         read_only_fields = fields
 
     def get_current(self, session: Session) -> bool:

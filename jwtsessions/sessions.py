@@ -58,7 +58,10 @@ def _tag(body: str, secret: Any) -> str:
 
 
 def _tag_is_valid(body: str, tag: str) -> bool:
-    secrets_to_try = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", [])]
+    secrets_to_try = [
+        django_settings.SECRET_KEY,
+        *getattr(django_settings, "SECRET_KEY_FALLBACKS", []),
+    ]
     return any(constant_time_compare(_tag(body, secret), tag) for secret in secrets_to_try)
 
 

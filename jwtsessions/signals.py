@@ -23,7 +23,9 @@ refresh_token_reused = Signal()
 _WATCHED_FIELDS = ("password", "is_active")
 
 
-def _remember_old_values(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+def _remember_old_values(
+    sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any
+) -> None:
     if instance.pk is None or instance._state.adding:
         return
     if update_fields is not None and not set(update_fields) & set(_WATCHED_FIELDS):

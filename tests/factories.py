@@ -29,7 +29,9 @@ def make_user(username: str | None = None, password: str = DEFAULT_PASSWORD, **f
     )
 
 
-def login(client: Client, user: Any, password: str = DEFAULT_PASSWORD, **extra: Any) -> dict[str, Any]:
+def login(
+    client: Client, user: Any, password: str = DEFAULT_PASSWORD, **extra: Any
+) -> dict[str, Any]:
     """Log in through the real endpoint; return the JSON body."""
     response = client.post(
         "/api/auth/login/",

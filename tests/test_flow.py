@@ -15,15 +15,20 @@ def test_login_use_refresh_logout(client):
     user = make_user()
     body = login(client, user)
     assert set(body) == {"access", "refresh", "token_type", "expires_in", "session_id"}
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
 
     r = client.get("/api/whoami/", **bearer(body["access"]))
-    assert r.status_code == 200 and r.json() == {"user_id": str(user.pk)}
+    assert r.status_code == 200
+    assert r.json() == {"user_id": str(user.pk)}
 
-    r = client.post("/api/auth/refresh/", {"refresh": body["refresh"]}, content_type="application/json")
+    r = client.post(
+        "/api/auth/refresh/", {"refresh": body["refresh"]}, content_type="application/json"
+    )
     assert r.status_code == 200, r.content
     new = r.json()
-    assert new["refresh"] != body["refresh"] and new["session_id"] == body["session_id"]
+    assert new["refresh"] != body["refresh"]
+    assert new["session_id"] == body["session_id"]
 
     r = client.post("/api/auth/logout/", **bearer(new["access"]))
     assert r.status_code == 204
@@ -68,7 +73,8 @@ def test_request_auth_exposes_session_and_claims(rf):
     found = JWTSessionAuthentication().authenticate(request)
     assert found is not None
     lazy_user, auth = found
-    assert lazy_user.pk == user.pk and lazy_user.is_authenticated
+    assert lazy_user.pk == user.pk
+    assert lazy_user.is_authenticated
     assert auth.session_id == pair.session.pk == auth.claims["sid"]
     assert auth.session.user_id == user.pk
     assert lazy_user.username == user.username  # loads on demand

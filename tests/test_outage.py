@@ -58,16 +58,20 @@ def test_every_endpoint_answers_from_the_database_while_the_cache_is_down(client
     new_body = new.json()
     assert whoami(client, new_body["access"]).status_code == 200
     r = client.get("/api/auth/sessions/", **bearer(new_body["access"]))
-    assert r.status_code == 200 and len(r.json()) == 1
+    assert r.status_code == 200
+    assert len(r.json()) == 1
     assert client.post("/api/auth/logout/", **bearer(new_body["access"])).status_code == 204
     r = whoami(client, new_body["access"])
-    assert r.status_code == 401 and r.json()["code"] == "session_revoked"
+    assert r.status_code == 401
+    assert r.json()["code"] == "session_revoked"
     # Throttling needs the cache: without it, a wrong password is still just refused.
     r = client.post(
-        "/api/auth/login/", {"username": user.username, "password": "wrong"},
+        "/api/auth/login/",
+        {"username": user.username, "password": "wrong"},
         content_type="application/json",
     )
-    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
+    assert r.status_code == 401
+    assert r.json()["code"] == "invalid_credentials"
 
 
 def test_revocation_during_outage_survives_the_stale_entry(client, proxy):
@@ -84,7 +88,8 @@ def test_revocation_during_outage_survives_the_stale_entry(client, proxy):
     time.sleep(BACKOFF + 0.1)
     # Redis came back with the old "active" entry; the replay must win over it.
     r = whoami(client, body["access"])
-    assert r.status_code == 401 and r.json()["code"] == "session_revoked"
+    assert r.status_code == 401
+    assert r.json()["code"] == "session_revoked"
     assert caches["flaky"].get(key) == ("", store.REVOKED)
 
 

@@ -68,7 +68,8 @@ def test_delete_own_session_and_not_others(client, cache_state):
     stranger = login(client, make_user())
     _prepare(client, cache_state, phone["access"])
     r = client.delete(f"/api/auth/sessions/{stranger['session_id']}/", **bearer(laptop["access"]))
-    assert r.status_code == 404 and set(r.json()) == {"detail", "code"}
+    assert r.status_code == 404
+    assert set(r.json()) == {"detail", "code"}
     r = client.delete(f"/api/auth/sessions/{phone['session_id']}/", **bearer(laptop["access"]))
     assert r.status_code == 204
     _after(client, cache_state)
@@ -113,7 +114,9 @@ def test_deleted_user(client, cache_state, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         user.delete()
     _after(client, cache_state)
-    assert_refused(client, body["access"], "user_inactive" if cache_state == "warm" else "session_revoked")
+    assert_refused(
+        client, body["access"], "user_inactive" if cache_state == "warm" else "session_revoked"
+    )
 
 
 def test_revoke_session_api_and_signal(client, cache_state):
@@ -147,11 +150,14 @@ def test_blacklisted_jti(client, cache_state):
     body = login(client, make_user())
     _prepare(client, cache_state, body["access"])
     entry = revocation.blacklist_token(body["access"], reason="leaked")
-    assert entry is not None and BlacklistedToken.objects.filter(jti=entry.jti).exists()
+    assert entry is not None
+    assert BlacklistedToken.objects.filter(jti=entry.jti).exists()
     _after(client, cache_state)
     assert_refused(client, body["access"], "token_revoked")
     # The session itself lives: a refreshed token works.
-    r = client.post("/api/auth/refresh/", {"refresh": body["refresh"]}, content_type="application/json")
+    r = client.post(
+        "/api/auth/refresh/", {"refresh": body["refresh"]}, content_type="application/json"
+    )
     assert whoami(client, r.json()["access"]).status_code == 200
 
 
@@ -171,11 +177,18 @@ def test_sessions_list_shows_only_own_active_sessions(client):
     assert r.status_code == 200
     rows = {row["id"]: row for row in r.json()}
     assert set(rows) == {a["session_id"], b["session_id"]}
-    assert rows[b["session_id"]]["current"] is True and rows[a["session_id"]]["current"] is False
+    assert rows[b["session_id"]]["current"] is True
+    assert rows[a["session_id"]]["current"] is False
     assert rows[a["session_id"]]["user_agent"] == "Phone/1.0"
     assert rows[a["session_id"]]["ip_address"] == "10.1.2.3"
     assert set(rows[a["session_id"]]) == {
-        "id", "created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "current"
+        "id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "ip_address",
+        "user_agent",
+        "current",
     }
 
 
@@ -213,7 +226,12 @@ def test_blacklist_entry_outlives_the_token_by_the_leeway(client, settings):
     settings.JWTSESSIONS = {"LEEWAY": 30}
     body = login(client, make_user())
     entry = revocation.blacklist_token(body["access"])
-    claims = tokens.decode(body["access"], tokens.ACCESS_TOKEN_TYPE, required=["jti"],
-                           max_lifetime=timedelta(minutes=15))
+    claims = tokens.decode(
+        body["access"],
+        tokens.ACCESS_TOKEN_TYPE,
+        required=["jti"],
+        max_lifetime=timedelta(minutes=15),
+    )
     accepted_until = datetime.fromtimestamp(claims["exp"] + 30, tz=dt_timezone.utc)
-    assert entry is not None and entry.expires_at > accepted_until
+    assert entry is not None
+    assert entry.expires_at > accepted_until

@@ -66,7 +66,8 @@ def test_reuse_after_grace_revokes_the_session_and_fires_the_signal(client):
     assert seen == [body["session_id"]]
     # The thief's and the owner's tokens are all dead now.
     r = client.get("/api/whoami/", **bearer(new["access"]))
-    assert r.status_code == 401 and r.json()["code"] == "session_revoked"
+    assert r.status_code == 401
+    assert r.json()["code"] == "session_revoked"
     assert refresh(client, new["refresh"]).json()["code"] == "session_revoked"
 
 
@@ -115,7 +116,8 @@ def test_refresh_never_extends_the_absolute_lifetime(client):
     assert Session.objects.get(pk=session.pk).expires_at < expires
     Session.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     r = refresh(client, new["refresh"])
-    assert r.status_code == 401 and r.json()["code"] == "refresh_invalid"
+    assert r.status_code == 401
+    assert r.json()["code"] == "refresh_invalid"
 
 
 @override_settings(JWTSESSIONS={"SESSION_IDLE_TIMEOUT": timedelta(minutes=30)})
@@ -127,7 +129,8 @@ def test_idle_session_cannot_refresh_or_authenticate(client):
     # Stands for the 30 minutes passing: the cached entry never outlives the idle deadline.
     caches["default"].clear()
     r = client.get("/api/whoami/", **bearer(body["access"]))
-    assert r.status_code == 401 and r.json()["code"] == "session_expired"
+    assert r.status_code == 401
+    assert r.json()["code"] == "session_expired"
     assert refresh(client, body["refresh"]).json()["code"] == "refresh_invalid"
 
 
@@ -158,7 +161,9 @@ def test_sixteen_concurrent_refreshes_over_http_exactly_one_wins(live_server):
 
     def attempt() -> None:
         barrier.wait()
-        results.append(_post_json(f"{live_server.url}/api/auth/refresh/", {"refresh": body["refresh"]}))
+        results.append(
+            _post_json(f"{live_server.url}/api/auth/refresh/", {"refresh": body["refresh"]})
+        )
 
     threads = [threading.Thread(target=attempt) for _ in range(16)]
     for t in threads:

@@ -130,7 +130,8 @@ def test_exchange_needs_an_api_key(client):
     session = login(client, user)
     r = client.post("/api/auth/service-token/", **bearer(session["access"]))
     assert r.status_code == 401
-    assert r["WWW-Authenticate"].startswith("Bearer realm=")  # the contract: RFC 6750 form on every 401
+    # The contract: the RFC 6750 form on every 401, whatever the credential.
+    assert r["WWW-Authenticate"].startswith("Bearer realm=")
     r = client.post("/api/auth/service-token/")
     assert r.status_code == 401
     _, key = create_api_key(user, "svc", SCOPES)

@@ -290,5 +290,6 @@ def test_an_invalid_value_fails_closed_at_first_use_not_at_import(settings):
     settings.JWTSESSIONS = {"ISSUER": 123, "SIGNING_KEY": ["s3cret-value"]}
     with pytest.raises(ImproperlyConfigured) as excinfo:
         _ = jwt_settings.ISSUER
-    assert "ISSUER" in str(excinfo.value) and "SIGNING_KEY" in str(excinfo.value)
+    assert "ISSUER" in str(excinfo.value)
+    assert "SIGNING_KEY" in str(excinfo.value)
     assert "s3cret-value" not in str(excinfo.value)

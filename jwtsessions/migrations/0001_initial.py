@@ -2,13 +2,13 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import jwtsessions.models
 from django.conf import settings
 from django.db import migrations, models
 
+import jwtsessions.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,57 +17,110 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='BlacklistedToken',
+            name="BlacklistedToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(max_length=255, unique=True)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('reason', models.CharField(blank=True, default='', max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("jti", models.CharField(max_length=255, unique=True)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("reason", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('public_id', models.CharField(editable=False, max_length=16, unique=True)),
-                ('digest', models.CharField(editable=False, max_length=64)),
-                ('scopes', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revoke_reason', models.CharField(blank=True, default='', max_length=64)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jwt_api_keys', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("public_id", models.CharField(editable=False, max_length=16, unique=True)),
+                ("digest", models.CharField(editable=False, max_length=64)),
+                ("scopes", models.JSONField(blank=True, default=list)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("expires_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("revoke_reason", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jwt_api_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
-                'ordering': ['-created_at'],
+                "verbose_name": "API key",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.CharField(default=jwtsessions.models.new_session_id, editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('last_used_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('refreshed_at', models.DateTimeField(default=django.utils.timezone.now, help_text='Login or last refresh; the idle timeout counts from here.')),
-                ('expires_at', models.DateTimeField(db_index=True, help_text='Absolute end, fixed at login.')),
-                ('revoked_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('revoke_reason', models.CharField(blank=True, default='', max_length=64)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, default='', max_length=256)),
-                ('refresh_hash', models.CharField(editable=False, max_length=64)),
-                ('refresh_generation', models.PositiveIntegerField(default=0, editable=False)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jwt_sessions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.CharField(
+                        default=jwtsessions.models.new_session_id,
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("last_used_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "refreshed_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now,
+                        help_text="Login or last refresh; the idle timeout counts from here.",
+                    ),
+                ),
+                (
+                    "expires_at",
+                    models.DateTimeField(db_index=True, help_text="Absolute end, fixed at login."),
+                ),
+                ("revoked_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("revoke_reason", models.CharField(blank=True, default="", max_length=64)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, default="", max_length=256)),
+                ("refresh_hash", models.CharField(editable=False, max_length=64)),
+                ("refresh_generation", models.PositiveIntegerField(default=0, editable=False)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jwt_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['user', 'revoked_at'], name='jwtsessions_user_revoked')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["user", "revoked_at"], name="jwtsessions_user_revoked")
+                ],
             },
         ),
     ]
