@@ -60,6 +60,11 @@ _STATUS_COLOURS = {
 }
 
 
+def _location(action_location: Any) -> tuple[Any, ...]:
+    """Django 6.1 passes ``action_location`` to ``get_actions``; 5.2 knows no such argument."""
+    return () if action_location is None else (action_location,)
+
+
 def _status_badge(status: str) -> SafeString:
     return format_html(
         '<span style="color:{};font-weight:bold">{}</span>', _STATUS_COLOURS[status], status
@@ -245,8 +250,8 @@ class SessionAdmin(_SessionAdminBase):
     def has_revoke_sessions_permission(self, request: HttpRequest) -> bool:
         return _can_revoke_sessions(request)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        actions = super().get_actions(request, *_location(action_location))
         # Deleting rows is the cleanup command's job; operators revoke.
         actions.pop("delete_selected", None)
         return actions
@@ -426,8 +431,8 @@ class ApiKeyAdmin(_ApiKeyAdminBase):
     def has_revoke_api_keys_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jwtsessions.change_apikey")
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        actions = super().get_actions(request, *_location(action_location))
         actions.pop("delete_selected", None)
         return actions
 
@@ -557,8 +562,8 @@ class BlacklistedTokenAdmin(_BlacklistAdminBase):
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        actions = super().get_actions(request, *_location(action_location))
         actions.pop("delete_selected", None)
         return actions
 
@@ -612,8 +617,10 @@ class RevokeSessionsUserAdminMixin:
     def has_revoke_sessions_permission(self, request: HttpRequest) -> bool:
         return _can_revoke_sessions(request)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        actions: dict[str, Any] = super().get_actions(  # type: ignore[misc]
+            request, *_location(action_location)
+        )
         if self.has_revoke_sessions_permission(request):
             func = revoke_all_sessions_of_users
             name = func.__name__

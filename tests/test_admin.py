@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin as django_admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Permission
@@ -103,8 +104,8 @@ def test_every_changelist_and_change_page_renders_without_secrets(client, operat
 
     urls = [
         SESSIONS,
-        f"{SESSIONS}{session.pk}/change/",
-        f"{SESSIONS}{revoked['session_id']}/change/",
+        f"{SESSIONS}{quote(session.pk)}/change/",
+        f"{SESSIONS}{quote(revoked['session_id'])}/change/",
         *(f"{SESSIONS}?status={s}" for s in ("active", "revoked", "expired", "idle")),
         f"{SESSIONS}?q=alice",
         f"{SESSIONS}?q=alice@example.org",
@@ -162,7 +163,7 @@ def test_session_list_shows_user_status_and_searches(client, operator, api):
 
 def test_session_pages_are_read_only(client, operator, api):
     body = login(api, make_user())
-    url = f"{SESSIONS}{body['session_id']}/change/"
+    url = f"{SESSIONS}{quote(body['session_id'])}/change/"
     before = Session.objects.get(pk=body["session_id"])
     response = client.post(url, {"revoked_at_0": "", "ip_address": "10.0.0.1", "user": "1"})
     assert response.status_code == 403
@@ -247,7 +248,7 @@ def test_nothing_to_revoke_says_so(client, operator, api):
 def test_deleting_a_session_in_the_admin_revokes_it_first(client, operator, api):
     body = login(api, make_user())
     assert whoami(api, body["access"]).status_code == 200  # the cache now says "active"
-    url = f"{SESSIONS}{body['session_id']}/delete/"
+    url = f"{SESSIONS}{quote(body['session_id'])}/delete/"
     assert client.post(url, {"post": "yes"}).status_code == 302
     assert not Session.objects.filter(pk=body["session_id"]).exists()
     r = whoami(api, body["access"])

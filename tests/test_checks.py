@@ -21,6 +21,9 @@ from tests.tokenkit import private_pem, public_pem, rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Django's own model checks ask the database for its features (JSONField support on SQLite).
+pytestmark = pytest.mark.django_db
+
 
 def jwt_ids(**jwtsessions: Any) -> list[str]:
     """Run every registered check (Django's too) and keep our ids."""
