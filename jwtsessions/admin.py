@@ -151,8 +151,8 @@ def _can_revoke_sessions(request: HttpRequest) -> bool:
 # --- sessions -------------------------------------------------------------------------------
 
 
-class SessionStatusFilter(admin.SimpleListFilter):
-    """Filter by the status the API would give a token of the session."""
+class _StatusFilter(admin.SimpleListFilter):
+    """Filter by status: revoked, expired (past ``expires_at``) or active."""
 
     title = "status"
     parameter_name = "status"
@@ -160,27 +160,41 @@ class SessionStatusFilter(admin.SimpleListFilter):
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
-        choices = [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
-        if jwt_settings.SESSION_IDLE_TIMEOUT is not None:
-            choices.append(("idle", "Idle"))
-        return choices
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         now = timezone.now()
-        idle = jwt_settings.SESSION_IDLE_TIMEOUT
         value = self.value()
         if value == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         if value == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if value == "active":
-            queryset = queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
-            return queryset.filter(refreshed_at__gt=now - idle) if idle is not None else queryset
-        if value == "idle" and idle is not None:
-            return queryset.filter(
-                revoked_at__isnull=True, expires_at__gt=now, refreshed_at__lte=now - idle
-            )
+            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
         return queryset
+
+
+class SessionStatusFilter(_StatusFilter):
+    """The status the API would give a token of the session; ``idle`` with an idle timeout."""
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
+        choices = super().lookups(request, model_admin)
+        if jwt_settings.SESSION_IDLE_TIMEOUT is not None:
+            choices.append(("idle", "Idle"))
+        return choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        idle = jwt_settings.SESSION_IDLE_TIMEOUT
+        value = self.value()
+        if idle is None or value not in ("active", "idle"):
+            return super().queryset(request, queryset)
+        now = timezone.now()
+        alive = queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        if value == "active":
+            return alive.filter(refreshed_at__gt=now - idle)
+        return alive.filter(refreshed_at__lte=now - idle)
 
 
 @admin.register(Session)
@@ -301,25 +315,8 @@ class SessionAdmin(_SessionAdminBase):
 # --- API keys -------------------------------------------------------------------------------
 
 
-class ApiKeyStatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, str]]:
-        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        now = timezone.now()
-        value = self.value()
-        if value == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        if value == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
-        if value == "active":
-            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
-        return queryset
+class ApiKeyStatusFilter(_StatusFilter):
+    """Revoked, expired or active API keys."""
 
 
 class ApiKeyAddForm(_ApiKeyFormBase):
