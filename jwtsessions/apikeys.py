@@ -288,20 +288,29 @@ def check_api_key(raw_key: Any) -> KeyState:
     if parsed is None:
         raise store.Refusal("api_key_invalid")
     public_id, secret = parsed
-    keys = [store.API_KEY_KEY + public_id, LAST_USED_KEY + public_id]
+    entry, cached = _fetch(public_id, [LAST_USED_KEY + public_id])
+    state = _state_from(public_id, entry, secret)
+    if cached is not None:
+        _record_seen(public_id, cached.get(LAST_USED_KEY + public_id), int(time.time()))
+    return state
+
+
+def _fetch(public_id: str, extra_keys: list[str]) -> tuple[Entry, dict[str, Any] | None]:
+    """The key's entry and ``extra_keys`` in one ``get_many``; the database on a miss.
+
+    The second value is the ``get_many`` result, or ``None`` when the cache is unavailable.
+    """
+    key = store.API_KEY_KEY + public_id
     try:
-        cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many(keys))
+        cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many([key, *extra_keys]))
     except store.CacheUnavailable:
         cached = None
-    entry = cached.get(keys[0]) if cached is not None else None
+    entry = cached.get(key) if cached is not None else None
     if entry is None:
         entry = _load(public_id)
         if cached is not None:
             _fill(public_id, entry)
-    state = _state_from(public_id, entry, secret)
-    if cached is not None:
-        _record_seen(public_id, cached.get(keys[1]), int(time.time()))
-    return state
+    return entry, cached
 
 
 def check_service_token(public_id: str, jti: str) -> KeyState:
@@ -311,16 +320,7 @@ def check_service_token(public_id: str, jti: str) -> KeyState:
     revoked, expired or deleted, or its owner inactive (the key's code): revoking a key ends
     the service tokens it issued on the next request.
     """
-    keys = [store.API_KEY_KEY + public_id, store.BLACKLIST_KEY + jti, store.BLACKLIST_LOADED_KEY]
-    try:
-        cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many(keys))
-    except store.CacheUnavailable:
-        cached = None
-    entry = cached.get(keys[0]) if cached is not None else None
-    if entry is None:
-        entry = _load(public_id)
-        if cached is not None:
-            _fill(public_id, entry)
+    entry, cached = _fetch(public_id, [store.BLACKLIST_KEY + jti, store.BLACKLIST_LOADED_KEY])
     state = _state_from(public_id, entry, None)
     if store.blacklist_verdict(jti, cached):
         raise store.Refusal("token_revoked")
