@@ -12,6 +12,7 @@ DEBUG = False
 SECRET_KEY = "bench-only-" + "s3cr3t-" * 8  # a throwaway key for a throwaway database
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django would otherwise set the process TZ to America/Chicago
 ROOT_URLCONF = "benchsite.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 WSGI_APPLICATION = "benchsite.wsgi.application"
