@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -90,6 +92,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
+    elif isinstance(exc, Http404):
+        code = exceptions.NotFound.default_code
+    elif isinstance(exc, DjangoPermissionDenied):
+        code = exceptions.PermissionDenied.default_code
     detail = data.get("detail") if isinstance(data, dict) else None
     response.data = error_body(str(code), str(detail) if detail else None)
     return response

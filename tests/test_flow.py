@@ -92,3 +92,16 @@ def test_last_used_is_recorded_in_the_cache_not_the_database(client):
     assert body["session_id"] in seen
     listed = client.get("/api/auth/sessions/", **bearer(body["access"])).json()
     assert listed[0]["last_used_at"] >= before.isoformat()[:19]
+
+
+def test_drf_errors_on_our_views_keep_the_contract_shape(client):
+    body = login(client, make_user())
+    r = client.get("/api/auth/login/")
+    assert r.status_code == 405
+    assert r.json()["code"] == "method_not_allowed"
+    r = client.get("/api/auth/sessions/nope/", **bearer(body["access"]))
+    assert r.status_code == 404
+    assert r.json()["code"] == "not_found"
+    r = client.post("/api/auth/login/", "{", content_type="application/json")
+    assert r.status_code == 400
+    assert set(r.json()) >= {"detail", "code"}
