@@ -2,7 +2,9 @@
 
 Active when ``AUTH_COOKIE`` is set. The access cookie lives as long as the access token and is
 sent on ``COOKIE_PATH``; the refresh cookie lives as long as the session may still be refreshed
-and is sent only to the refresh endpoint, so a page's ordinary API calls never carry it.
+and is sent only to the refresh endpoint, so a page's ordinary API calls never carry it. A third
+cookie, sent only to the logout endpoint, names the session (with an HMAC tag) so that logout
+revokes it even after the access cookie has expired; it grants nothing else.
 
 Cookie name prefixes are honoured: a ``__Host-`` cookie is always ``Secure``, host-only (no
 ``Domain``) and on path ``/`` (browsers reject it otherwise); a ``__Secure-`` cookie is always
@@ -15,7 +17,7 @@ from __future__ import annotations
 from django.http import HttpResponseBase
 from django.urls import reverse
 
-from .sessions import TokenPair
+from .sessions import TokenPair, logout_proof
 from .settings import jwt_settings
 
 HOST_PREFIX = "__Host-"
@@ -30,6 +32,16 @@ def cookie_mode() -> bool:
 def refresh_cookie_path() -> str:
     """The refresh endpoint's path: the only place the refresh cookie is sent."""
     return reverse("jwtsessions:refresh")
+
+
+def logout_cookie_name() -> str:
+    """The cookie that proves which session to revoke on logout (it keeps any name prefix)."""
+    return f"{jwt_settings.REFRESH_COOKIE}_logout"
+
+
+def logout_cookie_path() -> str:
+    """The logout endpoint's path: the only place the logout cookie is sent."""
+    return reverse("jwtsessions:logout")
 
 
 def _set(response: HttpResponseBase, name: str, value: str, max_age: int, path: str) -> None:
@@ -62,13 +74,21 @@ def set_auth_cookies(response: HttpResponseBase, pair: TokenPair) -> None:
     config = jwt_settings.config
     assert config.AUTH_COOKIE
     _set(response, config.AUTH_COOKIE, pair.access, pair.expires_in, config.COOKIE_PATH)
+    remaining = _refresh_max_age(pair)
+    _set(response, config.REFRESH_COOKIE, pair.refresh, remaining, refresh_cookie_path())
+    # The access cookie is gone from the browser once it expires; this one lets logout still
+    # find (and revoke) the session, and can do nothing else.
     _set(
-        response, config.REFRESH_COOKIE, pair.refresh, _refresh_max_age(pair), refresh_cookie_path()
+        response,
+        logout_cookie_name(),
+        logout_proof(pair.session.pk),
+        remaining,
+        logout_cookie_path(),
     )
 
 
 def delete_auth_cookies(response: HttpResponseBase) -> None:
-    """Expire both cookies (a no-op outside cookie mode).
+    """Expire the cookies (a no-op outside cookie mode).
 
     The deletion repeats the cookies' own attributes: a browser only replaces a cookie whose
     name, domain and path match, and may refuse to overwrite a ``Secure`` cookie with one that
@@ -79,3 +99,4 @@ def delete_auth_cookies(response: HttpResponseBase) -> None:
         return
     _set(response, config.AUTH_COOKIE, "", 0, config.COOKIE_PATH)
     _set(response, config.REFRESH_COOKIE, "", 0, refresh_cookie_path())
+    _set(response, logout_cookie_name(), "", 0, logout_cookie_path())

@@ -31,6 +31,7 @@ from .store import Refusal
 
 MAX_REFRESH_TOKEN_LENGTH = 200
 _TAG_SALT = "jwtsessions.sessions.refresh-token"
+_LOGOUT_SALT = "jwtsessions.sessions.logout-proof"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,17 +53,36 @@ def refresh_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _tag(body: str, secret: Any) -> str:
-    digest = salted_hmac(_TAG_SALT, body, secret=secret, algorithm="sha256").digest()
+def _tag(body: str, secret: Any, salt: str = _TAG_SALT) -> str:
+    digest = salted_hmac(salt, body, secret=secret, algorithm="sha256").digest()
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
-def _tag_is_valid(body: str, tag: str) -> bool:
+def _tag_is_valid(body: str, tag: str, salt: str = _TAG_SALT) -> bool:
     secrets_to_try = [
         django_settings.SECRET_KEY,
         *getattr(django_settings, "SECRET_KEY_FALLBACKS", []),
     ]
-    return any(constant_time_compare(_tag(body, secret), tag) for secret in secrets_to_try)
+    return any(constant_time_compare(_tag(body, secret, salt), tag) for secret in secrets_to_try)
+
+
+def logout_proof(session_id: str) -> str:
+    """A value that lets its holder revoke one session and do nothing else.
+
+    Cookie mode keeps it in a cookie sent only to the logout endpoint and living as long as the
+    session, so a browser whose access cookie has already expired can still log out for real.
+    """
+    return f"{session_id}.{_tag(session_id, django_settings.SECRET_KEY, _LOGOUT_SALT)}"
+
+
+def session_of_logout_proof(value: Any) -> str | None:
+    """The session id a genuine :func:`logout_proof` names, else ``None``."""
+    if not isinstance(value, str) or len(value) > MAX_REFRESH_TOKEN_LENGTH:
+        return None
+    session_id, _, tag = value.rpartition(".")
+    if not session_id or not _tag_is_valid(session_id, tag, _LOGOUT_SALT):
+        return None
+    return session_id
 
 
 def new_refresh_token(session_id: str, generation: int) -> str:

@@ -167,6 +167,14 @@ class LogoutView(JWTSessionsView):
             owned = Session.objects.filter(pk=claims["sid"], user_id=claims["sub"])
             if owned.exists():
                 revoke_session(claims["sid"], reason="logout")
+        elif with_cookies:
+            # No usable access cookie (a browser drops it when it expires): the logout cookie
+            # still names the session.
+            proven = sessions.session_of_logout_proof(
+                request.COOKIES.get(cookies.logout_cookie_name())
+            )
+            if proven is not None:
+                revoke_session(proven, reason="logout")
         response = Response(status=status.HTTP_204_NO_CONTENT)
         if with_cookies:
             cookies.delete_auth_cookies(response)

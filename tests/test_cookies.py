@@ -24,6 +24,8 @@ pytestmark = pytest.mark.django_db
 ACCESS = "access_token"
 REFRESH = "refresh_token"
 REFRESH_PATH = "/api/auth/refresh/"
+LOGOUT = "refresh_token_logout"
+LOGOUT_PATH = "/api/auth/logout/"
 COOKIE_MODE: dict[str, Any] = {"AUTH_COOKIE": ACCESS, "REFRESH_COOKIE": REFRESH}
 ORIGIN = "http://testserver"
 JSON = "application/json"
@@ -323,13 +325,39 @@ def test_logout_with_an_expired_cookie_still_revokes_the_session(browser: Client
 def test_logout_with_an_invalid_cookie_deletes_cookies_and_revokes_nothing(browser: Client) -> None:
     user = make_user()
     body = cookie_login(browser, user).json()
+    genuine_proof = browser.cookies[LOGOUT].value
+    forged_proofs = ["", "garbage", f"{body['session_id']}.AAAAAAAAAAAAAAAAAAAAAA"]
     for garbage in ("garbage", "a.b.c", _forged_token(body["session_id"], user.pk)):
-        browser.cookies[ACCESS] = garbage
-        response = browser.post("/api/auth/logout/", **csrf_headers(browser))
-        assert response.status_code == 204
-        assert_deleted(response, ACCESS, "/")
-        assert_deleted(response, REFRESH, REFRESH_PATH)
+        for proof in forged_proofs:
+            browser.cookies[ACCESS] = garbage
+            browser.cookies[LOGOUT] = proof
+            response = browser.post("/api/auth/logout/", **csrf_headers(browser))
+            assert response.status_code == 204
+            assert_deleted(response, ACCESS, "/")
+            assert_deleted(response, REFRESH, REFRESH_PATH)
+            assert_deleted(response, LOGOUT, LOGOUT_PATH)
     assert Session.objects.get(pk=body["session_id"]).revoked_at is None
+    # The genuine logout cookie still does its one job.
+    browser.cookies[LOGOUT] = genuine_proof
+    assert browser.post("/api/auth/logout/", **csrf_headers(browser)).status_code == 204
+    assert Session.objects.get(pk=body["session_id"]).revoked_at is not None
+
+
+def test_logout_after_the_browser_dropped_the_access_cookie(browser: Client) -> None:
+    """A browser deletes the access cookie when its Max-Age runs out; the logout cookie, sent
+    only to the logout endpoint, still lets logout revoke the session for real."""
+    body = cookie_login(browser, make_user()).json()
+    login_response_cookies = dict(browser.cookies)
+    assert_flags(login_response_cookies[LOGOUT], path=LOGOUT_PATH)
+    assert login_response_cookies[LOGOUT]["max-age"] == login_response_cookies[REFRESH]["max-age"]
+    assert body["session_id"] in login_response_cookies[LOGOUT].value
+    del browser.cookies[ACCESS]
+    response = browser.post("/api/auth/logout/", **csrf_headers(browser))
+    assert response.status_code == 204
+    assert_deleted(response, LOGOUT, LOGOUT_PATH)
+    session = Session.objects.get(pk=body["session_id"])
+    assert session.revoked_at is not None
+    assert session.revoke_reason == "logout"
 
 
 def _forged_token(session_id: str, user_id: Any) -> str:
