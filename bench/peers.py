@@ -62,9 +62,13 @@ def ensure_venv() -> None:
     if not python.exists():
         print(f"creating {VENV} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    # Reinstall when the list of peers changed since the last run.
+    stamp, wanted = VENV / ".installed", "\n".join(PEERS)
+    if not stamp.exists() or stamp.read_text() != wanted:
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "-e", str(ROOT), *PEERS], check=True
         )
+        stamp.write_text(wanted)
     os.execv(str(python), [str(python), os.path.abspath(sys.argv[0]), *sys.argv[1:]])
 
 
