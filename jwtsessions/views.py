@@ -30,7 +30,7 @@ from .authentication import (
 )
 from .exceptions import InvalidRequest, ScopeDenied, TooManyAttempts, exception_handler
 from .models import ApiKey, Session
-from .revocation import revoke_api_key, revoke_session, revoke_user_sessions
+from .revocation import revoke_api_key, revoke_session, revoke_sessions, revoke_user_sessions
 from .serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
@@ -164,9 +164,9 @@ class LogoutView(JWTSessionsView):
             raise refuse(request, "token_invalid" if token else "not_authenticated")
         if claims is not None:
             # The token's signature binds sid to sub: revoke only that user's session.
-            owned = Session.objects.filter(pk=claims["sid"], user_id=claims["sub"])
-            if owned.exists():
-                revoke_session(claims["sid"], reason="logout")
+            revoke_sessions(
+                Session.objects.filter(pk=claims["sid"], user_id=claims["sub"]), reason="logout"
+            )
         elif with_cookies:
             # No usable access cookie (a browser drops it when it expires): the logout cookie
             # still names the session.
