@@ -37,6 +37,18 @@ def _optional_duration(value: Any) -> timedelta | None:
     return None if value is None else _duration(value)
 
 
+def _scope_setting(value: Any) -> tuple[str, ...] | str | None:
+    """``None``, a dotted path (resolved at use, never at import), or an iterable of scopes."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes | Mapping):
+        raise TypeError(f"expected None, a dotted path or an iterable of scopes, got {value!r}")
+    scopes = tuple(value)
+    if not all(isinstance(scope, str) for scope in scopes):
+        raise TypeError("every grantable scope must be a string")
+    return scopes
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Parsed, typed configuration. Field names are the ``JWTSESSIONS`` keys."""
@@ -73,6 +85,16 @@ class Config:
     NUM_PROXIES: int = 0
     # Sessions each process remembers between requests (see localcache.py); 0 turns it off.
     LOCAL_CACHE_SIZE: int = 10_000
+    # Second release (the contract's "Additions" section).
+    REVOCATION_SYNC_INTERVAL: timedelta = timedelta(seconds=1)
+    API_KEY_REQUIRE_PASSWORD: bool = True
+    REVOKE_API_KEYS_ON_PASSWORD_CHANGE: bool = True
+    # None (any scope), an iterable of grantable scopes, or a dotted path to (user) -> iterable.
+    API_KEY_SCOPES: tuple[str, ...] | str | None = None
+    MAX_SESSIONS_PER_USER: int | None = None
+    LOGIN_SERIALIZER: str | None = None
+    TOKEN_CLAIMS: str | None = None
+    SIMPLEJWT_MIGRATION: bool = False
 
     # Keys that were in the setting but are not ours: reported by the checks.
     unknown_keys: tuple[str, ...] = ()
@@ -92,6 +114,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "CACHE_OUTAGE_BACKOFF": _duration,
     "LAST_USED_INTERVAL": _duration,
     "CLEANUP_RETENTION": _duration,
+    "REVOCATION_SYNC_INTERVAL": _duration,
+    "API_KEY_SCOPES": _scope_setting,
     "SIGNING_KEYS": lambda v: None if v is None else tuple(v),
 }
 
