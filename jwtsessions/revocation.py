@@ -8,6 +8,9 @@ entry expires (``SESSION_CACHE_TTL``): use these functions.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -19,6 +22,24 @@ from . import store
 from .models import REASON_MAX_LENGTH, ApiKey, BlacklistedToken, Session
 from .settings import jwt_settings
 from .signals import session_revoked
+
+
+@dataclasses.dataclass
+class CacheReport:
+    """What :func:`track_cache_writes` saw: did every cache write of the revocations succeed?"""
+
+    cache_ok: bool = True
+
+
+@contextlib.contextmanager
+def track_cache_writes() -> Iterator[CacheReport]:
+    """Report whether the cache took every refusal written inside the block.
+
+    Commands and admin actions use it to tell the truth: the database is always updated; a
+    failed cache write is still enforced within ``REVOCATION_SYNC_INTERVAL``.
+    STUB until issue 11 lands: always reports success.
+    """
+    yield CacheReport()
 
 
 def _reason(reason: str) -> str:
