@@ -13,6 +13,8 @@
 | W002 | warning | ``COOKIE_SECURE`` is off while ``DEBUG`` is off |
 | W003 | warning | a process-local cache (locmem, dummy) while ``DEBUG`` is off |
 | W004 | warning | a cookie name prefix (``__Host-``, ``__Secure-``) the other settings contradict |
+| W010 | warning | the per-process copy is off or cannot subscribe (cache_checks.py) |
+| W011 | warning | the Redis cache has no socket timeout, or one over 2 s (cache_checks.py) |
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import checks
 
+from .cache_checks import check_local_copy, check_socket_timeouts
 from .settings import SETTING_NAME, Config, load
 from .tokens import KeyConfigError, build_key_ring
 
@@ -160,7 +163,15 @@ def check_cache(
     return []
 
 
-ALL_CHECKS = (check_settings_keys, check_keys, check_lifetimes, check_cookies, check_cache)
+ALL_CHECKS = (
+    check_settings_keys,
+    check_keys,
+    check_lifetimes,
+    check_cookies,
+    check_cache,
+    check_local_copy,
+    check_socket_timeouts,
+)
 
 
 def register() -> None:
