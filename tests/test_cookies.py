@@ -460,9 +460,7 @@ def test_issue_11_cookie_mode_logout_with_a_garbage_bearer_header_is_401(
 ) -> None:
     """Issue 11 item 5: a present Authorization header must be valid, in cookie mode too."""
     body = cookie_login(browser, make_user()).json()
-    response = browser.post(
-        "/api/auth/logout/", HTTP_AUTHORIZATION=header, **csrf_headers(browser)
-    )
+    response = browser.post("/api/auth/logout/", HTTP_AUTHORIZATION=header, **csrf_headers(browser))
     assert response.status_code == 401, response.content
     assert response.json()["code"] == "token_invalid"
     assert response["WWW-Authenticate"].startswith("Bearer")
