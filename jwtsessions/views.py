@@ -105,15 +105,15 @@ class LoginView(JWTSessionsView):
         data = self.validated(LoginSerializer, request)
         username, password = data["username"], data["password"]
         ip = sessions.client_ip(request)
-        wait = throttling.retry_after(username, ip)
+        # Counted before the password is checked: no burst gets more checks than the limit.
+        wait = throttling.attempt(username, ip)
         if wait is not None:
             raise TooManyAttempts(wait)
         user = authenticate(request._request, username=username, password=password)
         if user is None:
             # One answer for unknown user, wrong password and inactive user.
-            throttling.record_failure(username, ip)
             raise refuse(request, "invalid_credentials")
-        throttling.record_success(username)
+        throttling.succeeded(username, ip)
         pair = sessions.create_session(user, request._request)
         return _token_response(pair, with_cookies=self.cookie_mode())
 
