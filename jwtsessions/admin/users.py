@@ -10,9 +10,9 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from ..models import Session
-from ..revocation import revoke_sessions
 from .common import location
-from .confirmation import can_revoke_sessions, confirm_then, session_impact
+from .confirmation import can_revoke_sessions, confirm_then
+from .sessions import session_revocation
 
 
 @admin.action(description="Revoke all sessions of selected users", permissions=["revoke_sessions"])
@@ -23,16 +23,12 @@ def revoke_all_sessions_of_users(
 
     The model admin must define ``has_revoke_sessions_permission`` (the mixin does).
     """
-    targets = Session.objects.filter(
-        user_id__in=queryset.order_by().values("pk"), revoked_at__isnull=True
-    )
+    targets = Session.objects.filter(user_id__in=queryset.order_by().values("pk"))
     return confirm_then(
         modeladmin,
         request,
-        queryset,
+        session_revocation(targets),
         title="Revoke all sessions of selected users",
-        impact=session_impact(targets),
-        perform=lambda reason: len(revoke_sessions(targets, reason)),
     )
 
 
