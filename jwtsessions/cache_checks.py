@@ -19,7 +19,7 @@ from .redisclient import REDIS_BACKENDS, socket_timeouts
 from .settings import SETTING_NAME, Config, load
 
 # Longer than this, a frozen or unreachable Redis holds every request that long (see
-# docs/operations.md): redis-py's default is 5 s, and without one a request can wait forever.
+# docs/redis.md): redis-py's default is 5 s, and without one a request can wait forever.
 MAX_SOCKET_TIMEOUT = 2.0
 _PROCESS_LOCAL = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -71,7 +71,7 @@ def check_local_copy(
             f"the cache {config.CACHE_ALIAS!r} failed ({reason}). Authentication stays correct, "
             f"but {_COST}; each process retries every CACHE_OUTAGE_BACKOFF.",
             hint="Check that Redis is reachable and allows SUBSCRIBE and PUBLISH (ACL "
-            "&channels) for this user; see docs/operations.md.",
+            "&channels) for this user; see docs/redis.md.",
             id="jwtsessions.W010",
         )
     ]
@@ -101,7 +101,7 @@ def check_socket_timeouts(
                     f"before authentication falls back to the database.",
                     hint=f"Set it to {MAX_SOCKET_TIMEOUT:g}s or less (django-redis: OPTIONS "
                     "SOCKET_TIMEOUT and SOCKET_CONNECT_TIMEOUT; Django's RedisCache: OPTIONS "
-                    "socket_timeout and socket_connect_timeout); see docs/operations.md.",
+                    "socket_timeout and socket_connect_timeout); see docs/redis.md.",
                     id="jwtsessions.W011",
                 )
             )
