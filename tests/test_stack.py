@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,19 @@ def _prove_the_copy(client: Any, url: str) -> None:
         assert client.get("/api/whoami/", **headers).status_code == 200
     assert localcache.is_live(), localcache.failure()
     assert localcache.failure() is None
+
+    # The liveness PING is sent and its answer recognised on this stack.
+    live = localcache._state.subscriber
+    assert live is not None
+    time.sleep(localcache.LIVENESS_WINDOW / 2 + 0.05)
+    assert localcache.is_live()
+    assert live.ping_token is not None
+    deadline = time.monotonic() + 1
+    while live.ping_token is not None:
+        assert time.monotonic() < deadline, "the PING was never answered"
+        assert localcache.is_live()
+        time.sleep(0.01)
+    assert localcache._state.subscriber is live
 
     subscriber = subscriber_addresses(url)
     with CommandLog(url) as log:
