@@ -31,6 +31,8 @@ MESSAGES: dict[str, str] = {
     "too_many_attempts": "Too many failed login attempts. Try again later.",
     "invalid_request": "The request is malformed.",
     "not_authenticated": "Authentication credentials were not provided.",
+    "reauthentication_required": "Confirm this action with your current password.",
+    "invalid_scope": "A requested scope is not one you may grant.",
 }
 
 
@@ -50,6 +52,25 @@ class ScopeDenied(exceptions.PermissionDenied):
     def __init__(self) -> None:
         super().__init__(error_body("insufficient_scope"), code="insufficient_scope")
         self.error_code = "insufficient_scope"
+
+
+class ReauthenticationRequired(exceptions.PermissionDenied):
+    """403: the action needs the caller's current password, and it was missing or wrong."""
+
+    def __init__(self) -> None:
+        super().__init__(error_body("reauthentication_required"), code="reauthentication_required")
+        self.error_code = "reauthentication_required"
+
+
+class InvalidScopeRequested(exceptions.ValidationError):
+    """400: scopes outside ``API_KEY_SCOPES`` (or outside the key, for a service token)."""
+
+    def __init__(self, scopes: Any = ()) -> None:
+        body: dict[str, Any] = error_body("invalid_scope")
+        if scopes:
+            body["scopes"] = list(scopes)
+        super().__init__(body, code="invalid_scope")
+        self.error_code = "invalid_scope"
 
 
 class TooManyAttempts(exceptions.Throttled):

@@ -67,6 +67,10 @@ class ScopeField(serializers.CharField):
 
 class ApiKeyCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
+    # The caller's current password (API_KEY_REQUIRE_PASSWORD): bounded like login's.
+    password = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, write_only=True, trim_whitespace=False
+    )
     scopes = serializers.ListField(child=ScopeField(), required=False, default=list)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 

@@ -28,7 +28,13 @@ from .authentication import (
     header_credential,
     refuse,
 )
-from .exceptions import InvalidRequest, ScopeDenied, TooManyAttempts, exception_handler
+from .exceptions import (
+    InvalidRequest,
+    ReauthenticationRequired,
+    ScopeDenied,
+    TooManyAttempts,
+    exception_handler,
+)
 from .models import ApiKey, Session
 from .revocation import revoke_api_key, revoke_session, revoke_sessions, revoke_user_sessions
 from .serializers import (
@@ -314,6 +320,9 @@ class ApiKeyListView(SessionAuthenticatedView):
 
     def post(self, request: Request) -> Response:
         data = self.validated(ApiKeyCreateSerializer, request)
+        if jwt_settings.API_KEY_REQUIRE_PASSWORD:
+            # A stolen 15-minute access token must not become a key that never expires.
+            _reauthenticate(request, data.get("password"))
         api_key, key = apikeys.create_api_key(
             request.user, data["name"], data["scopes"], data["expires_at"]
         )
@@ -322,6 +331,25 @@ class ApiKeyListView(SessionAuthenticatedView):
         response = Response(body, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _reauthenticate(request: Request, password: Any) -> None:
+    """Check the caller's current password, throttled and counted like a login.
+
+    Missing or wrong: 403 ``reauthentication_required``; a wrong one counts as a failed login
+    for (username, address), so a stolen access token cannot be used to guess the password.
+    """
+    if not isinstance(password, str) or not password:
+        raise ReauthenticationRequired()
+    user = request.user
+    username = str(user.get_username())
+    address = sessions.client_ip(request)
+    wait = throttling.attempt(username, address)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    if not user.check_password(password):
+        raise ReauthenticationRequired()
+    throttling.succeeded(username, address)
 
 
 class ApiKeyDetailView(SessionAuthenticatedView):

@@ -17,7 +17,7 @@ from jwtsessions import apikeys, store
 from jwtsessions.apikeys import codec, create_api_key
 from jwtsessions.models import ApiKey
 from jwtsessions.revocation import revoke_api_key
-from tests.factories import bearer, login, make_user
+from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
 from tests.services import TcpProxy
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_database_holds_no_secret_in_any_column(client):
     tokens = login(client, user)
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "ci", "scopes": ["items:read"]},
+        {"name": "ci", "scopes": ["items:read"], "password": DEFAULT_PASSWORD},
         content_type="application/json",
         **bearer(tokens["access"]),
     )
@@ -365,7 +365,12 @@ def test_create_list_revoke(client):
     expires = (timezone.now() + timedelta(days=30)).isoformat()
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "deploy", "scopes": ["items:read", "items:write"], "expires_at": expires},
+        {
+            "name": "deploy",
+            "scopes": ["items:read", "items:write"],
+            "expires_at": expires,
+            "password": DEFAULT_PASSWORD,
+        },
         content_type="application/json",
         **auth,
     )
@@ -448,7 +453,7 @@ def test_duplicate_scopes_are_folded(client):
     auth = bearer(login(client, make_user())["access"])
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "x", "scopes": ["a", "b", "a"]},
+        {"name": "x", "scopes": ["a", "b", "a"], "password": DEFAULT_PASSWORD},
         content_type="application/json",
         **auth,
     )
@@ -523,3 +528,63 @@ def test_cache_down_mistyped_and_forged_keys_still_refused(client, proxy):
             "api_key_invalid"
         )
         assert client.get("/api/machine/", **key_header(key)).status_code == 200
+
+
+# --- issue 10 finding 3: minting a key needs the current password ------------------------------
+
+
+def _create(client: Any, auth: dict[str, str], address: str = "127.0.0.1", **body: Any) -> Any:
+    return client.post(
+        "/api/auth/api-keys/",
+        {"name": "k", **body},
+        content_type="application/json",
+        REMOTE_ADDR=address,
+        **auth,
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    [None, "", "wrong password", DEFAULT_PASSWORD.upper(), DEFAULT_PASSWORD + " "],
+    ids=["missing", "empty", "wrong", "case", "trailing-space"],
+)
+def test_finding_3_creating_a_key_needs_the_current_password(client, password):
+    """A stolen 15-minute access token minted a key that never expires."""
+    user = make_user()
+    auth = bearer(login(client, user)["access"])
+    body = {} if password is None else {"password": password}
+    r = _create(client, auth, **body)
+    assert r.status_code == 403, r.content
+    assert r.json() == {
+        "detail": "Confirm this action with your current password.",
+        "code": "reauthentication_required",
+    }
+    assert ApiKey.objects.count() == 0
+    assert _create(client, auth, password=DEFAULT_PASSWORD).status_code == 201
+
+
+@override_settings(JWTSESSIONS={"LOGIN_FAILURE_LIMIT": 3})
+def test_finding_3_wrong_passwords_count_as_failed_logins(client):
+    user = make_user()
+    auth = bearer(login(client, user, REMOTE_ADDR="10.7.7.7")["access"])
+    for _ in range(3):
+        r = _create(client, auth, password="guess", address="10.7.7.7")
+        assert r.status_code == 403
+    # Throttled now, the right password included; and so is login from that address.
+    r = _create(client, auth, password=DEFAULT_PASSWORD, address="10.7.7.7")
+    assert r.status_code == 429
+    assert r.json()["code"] == "too_many_attempts"
+    r = client.post(
+        "/api/auth/login/",
+        {"username": user.username, "password": DEFAULT_PASSWORD},
+        content_type="application/json",
+        REMOTE_ADDR="10.7.7.7",
+    )
+    assert r.status_code == 429
+    assert ApiKey.objects.count() == 0
+
+
+@override_settings(JWTSESSIONS={"API_KEY_REQUIRE_PASSWORD": False})
+def test_finding_3_the_requirement_can_be_turned_off(client):
+    auth = bearer(login(client, make_user())["access"])
+    assert _create(client, auth).status_code == 201
