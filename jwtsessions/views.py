@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import apikeys, cookies, sessions, store, throttling, tokens
+from . import apikeys, cookies, scopes, sessions, store, throttling, tokens
 from .authentication import (
     ApiKeyAuthentication,
     JWTSessionAuthentication,
@@ -30,8 +30,8 @@ from .authentication import (
 )
 from .exceptions import (
     InvalidRequest,
+    InvalidScopeRequested,
     ReauthenticationRequired,
-    ScopeDenied,
     TooManyAttempts,
     exception_handler,
 )
@@ -323,6 +323,7 @@ class ApiKeyListView(SessionAuthenticatedView):
         if jwt_settings.API_KEY_REQUIRE_PASSWORD:
             # A stolen 15-minute access token must not become a key that never expires.
             _reauthenticate(request, data.get("password"))
+        _check_grantable(request.user, data["scopes"])
         api_key, key = apikeys.create_api_key(
             request.user, data["name"], data["scopes"], data["expires_at"]
         )
@@ -352,6 +353,14 @@ def _reauthenticate(request: Request, password: Any) -> None:
     throttling.succeeded(username, address)
 
 
+def _check_grantable(user: Any, requested: Any) -> None:
+    """400 ``invalid_scope`` for any scope outside ``API_KEY_SCOPES`` for ``user``."""
+    try:
+        scopes.check_grantable(user, requested)
+    except scopes.InvalidScope as exc:
+        raise InvalidScopeRequested(exc.scopes) from None
+
+
 class ApiKeyDetailView(SessionAuthenticatedView):
     """GET one of the user's keys; DELETE revokes it at once. Another user's key is 404."""
 
@@ -373,8 +382,10 @@ class ApiKeyDetailView(SessionAuthenticatedView):
 class ServiceTokenView(JWTSessionsView):
     """POST ``{"scope"?}`` with an API key: a short-lived service token.
 
-    ``scope`` (space-separated) may narrow the key's scopes, never widen them (403
-    ``insufficient_scope``); without it the token carries all of the key's scopes.
+    ``scope`` (space-separated) may narrow the key's scopes, never widen them: a scope the key
+    lacks, or one its owner may no longer grant (``API_KEY_SCOPES``), is 400 ``invalid_scope``
+    (RFC 6749 section 5.2). Without it the token carries the key's scopes that its owner may
+    still grant.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -384,22 +395,30 @@ class ServiceTokenView(JWTSessionsView):
         auth = request.auth
         assert isinstance(auth, apikeys.ApiKeyAuth)
         requested = self.validated(ServiceTokenRequestSerializer, request).get("scope")
-        scopes: tuple[str, ...] = auth.scopes
+        granted: tuple[str, ...] = auth.scopes
         if requested is not None:
             parsed = apikeys.parse_scope(requested)
             if parsed is None:
                 raise InvalidRequest(detail="scope must be space-separated scope tokens.")
-            if not set(parsed) <= set(auth.scopes):
-                raise ScopeDenied()
-            scopes = parsed
+            lacking = [scope for scope in parsed if scope not in auth.scopes]
+            if lacking:
+                raise InvalidScopeRequested(lacking)
+            _check_grantable(request.user, parsed)
+            granted = parsed
+        else:
+            # The key may predate a narrower API_KEY_SCOPES: never pass on what is no longer
+            # grantable.
+            allowed = scopes.grantable_scopes(request.user)
+            if allowed is not None:
+                granted = tuple(scope for scope in granted if scope in allowed)
         expires_ts = int(auth.expires_at.timestamp()) if auth.expires_at else 0
         state = apikeys.KeyState(auth.public_id, auth.user_id, expires_ts, auth.scopes)
-        token, expires_in = apikeys.issue_service_token(state, scopes)
+        token, expires_in = apikeys.issue_service_token(state, granted)
         body = {
             "access": token,
             "token_type": "Bearer",
             "expires_in": expires_in,
-            "scope": " ".join(scopes),
+            "scope": " ".join(granted),
         }
         response = Response(body)
         response["Cache-Control"] = "no-store"

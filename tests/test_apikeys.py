@@ -588,3 +588,50 @@ def test_finding_3_wrong_passwords_count_as_failed_logins(client):
 def test_finding_3_the_requirement_can_be_turned_off(client):
     auth = bearer(login(client, make_user())["access"])
     assert _create(client, auth).status_code == 201
+
+
+# --- issue 10 finding 4: users cannot grant themselves scopes ----------------------------------
+
+
+def grantable_by_staff(user: Any) -> list[str]:
+    """A callable API_KEY_SCOPES: staff may grant the admin scope, others may not."""
+    return ["items:read", "items:admin"] if user.is_staff else ["items:read"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "staff", "requested", "refused"),
+    [
+        (None, False, ["items:admin"], []),  # as before: any well-formed scope
+        (["items:read"], False, ["items:read"], []),
+        (["items:read"], False, ["items:admin"], ["items:admin"]),
+        (("items:read",), False, ["items:read", "admin", "x"], ["admin", "x"]),
+        ([], False, ["items:read"], ["items:read"]),
+        (f"{__name__}.grantable_by_staff", False, ["items:admin"], ["items:admin"]),
+        (f"{__name__}.grantable_by_staff", True, ["items:admin"], []),
+    ],
+)
+def test_finding_4_scopes_outside_api_key_scopes_are_invalid_scope(
+    client, settings, setting, staff, requested, refused
+):
+    """With `HasScope | IsAdminUser` a plain user passed by minting a key with the admin scope."""
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": setting}
+    auth = bearer(login(client, make_user(is_staff=staff))["access"])
+    r = _create(client, auth, scopes=requested, password=DEFAULT_PASSWORD)
+    if not refused:
+        assert r.status_code == 201, r.content
+        return
+    assert r.status_code == 400, r.content
+    assert r.json() == {
+        "detail": "A requested scope is not one you may grant.",
+        "code": "invalid_scope",
+        "scopes": refused,
+    }
+    assert ApiKey.objects.count() == 0
+
+
+def test_finding_4_scope_check_comes_after_the_password(client, settings):
+    """A stolen token must not learn which scopes its owner may grant."""
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": ["items:read"]}
+    auth = bearer(login(client, make_user())["access"])
+    r = _create(client, auth, scopes=["items:admin"])
+    assert r.json()["code"] == "reauthentication_required"
