@@ -14,6 +14,9 @@
 | W002 | warning | ``COOKIE_SECURE`` is off while ``DEBUG`` is off |
 | W003 | warning | a process-local cache (locmem, dummy) while ``DEBUG`` is off |
 | W004 | warning | a cookie name prefix (``__Host-``, ``__Secure-``) the other settings contradict |
+| E020 | error | ``TOKEN_CLAIMS`` does not import or is not callable |
+| E021 | error | ``LOGIN_SERIALIZER`` does not import or is not a serializer class |
+| E022 | error | ``MAX_SESSIONS_PER_USER`` below 1 |
 """
 
 from __future__ import annotations
@@ -212,6 +215,45 @@ def check_cache(
     return []
 
 
+def check_hooks(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``TOKEN_CLAIMS`` (E020), ``LOGIN_SERIALIZER`` (E021) and ``MAX_SESSIONS_PER_USER`` (E022)."""
+    from django.utils.module_loading import import_string
+    from rest_framework.serializers import BaseSerializer
+
+    config = _config()
+    messages: list[checks.CheckMessage] = []
+    for key, check_id, usable, what in (
+        ("TOKEN_CLAIMS", "jwtsessions.E020", callable, "a callable (user, session) -> dict"),
+        (
+            "LOGIN_SERIALIZER",
+            "jwtsessions.E021",
+            lambda v: isinstance(v, type) and issubclass(v, BaseSerializer),
+            "a serializer class",
+        ),
+    ):
+        path = getattr(config, key)
+        if path is None:
+            continue
+        try:
+            value = import_string(path)
+        except ImportError as exc:
+            messages.append(checks.Error(f"{key} {path!r} cannot be imported: {exc}", id=check_id))
+            continue
+        if not usable(value):
+            messages.append(checks.Error(f"{key} {path!r} is not {what}.", id=check_id))
+    limit = config.MAX_SESSIONS_PER_USER
+    if limit is not None and limit < 1:
+        messages.append(
+            checks.Error(
+                f"MAX_SESSIONS_PER_USER is {limit}; it must be None (no limit) or at least 1.",
+                id="jwtsessions.E022",
+            )
+        )
+    return messages
+
+
 ALL_CHECKS = (
     check_settings_keys,
     check_keys,
@@ -219,6 +261,7 @@ ALL_CHECKS = (
     check_lifetimes,
     check_cookies,
     check_cache,
+    check_hooks,
 )
 
 

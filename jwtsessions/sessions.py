@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import store, tokens
+from . import customization, limits, store, tokens
 from .models import Session
 from .requestinfo import client_ip as client_ip  # re-exported: it lived here
 from .requestinfo import user_agent
@@ -105,10 +105,20 @@ def parse_refresh_token(token: Any) -> tuple[str, int]:
     return parts[0], int(parts[1])
 
 
-def issue_access_token(session_id: str, user_id: Any) -> tuple[str, int]:
-    """A signed access token for a session, and its lifetime in seconds."""
+def issue_access_token(
+    session_id: str, user_id: Any, extra: dict[str, Any] | None = None
+) -> tuple[str, int]:
+    """A signed access token for a session, and its lifetime in seconds.
+
+    ``extra`` holds checked, namespaced claims (``TOKEN_CLAIMS``); they never replace ours.
+    """
     lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
-    claims = {"sub": str(user_id), "sid": session_id, **tokens.standard_claims(lifetime)}
+    claims = {
+        **(extra or {}),
+        "sub": str(user_id),
+        "sid": session_id,
+        **tokens.standard_claims(lifetime),
+    }
     return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
 
 
@@ -122,7 +132,8 @@ def _state(session: Session) -> store.SessionState:
 
 
 def _pair(session: Session, refresh: str) -> TokenPair:
-    access, expires_in = issue_access_token(session.pk, session.user_id)
+    extra = customization.extra_claims(session)
+    access, expires_in = issue_access_token(session.pk, session.user_id, extra)
     return TokenPair(access, refresh, expires_in, session)
 
 
@@ -142,6 +153,7 @@ def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
     session.refresh_hash = refresh_token_hash(refresh)
     session.save(force_insert=True)
     store.cache_session(_state(session))
+    limits.enforce_session_limit(session)
     session_created.send(sender=Session, session=session, request=request)
     return _pair(session, refresh)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.contrib.auth import authenticate
 from django.http import Http404
@@ -10,15 +10,25 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework import serializers, status
+from rest_framework.parsers import BaseParser, FormParser, JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import apikeys, cookies, scopes, sessions, store, throttling, tokens
+from . import (
+    apikeys,
+    conventions,
+    cookies,
+    customization,
+    scopes,
+    sessions,
+    store,
+    throttling,
+    tokens,
+)
 from .authentication import (
     ApiKeyAuthentication,
     JWTSessionAuthentication,
@@ -40,7 +50,6 @@ from .revocation import revoke_api_key, revoke_session, revoke_sessions, revoke_
 from .serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
-    LoginSerializer,
     RefreshSerializer,
     ServiceTokenRequestSerializer,
     SessionSerializer,
@@ -61,8 +70,39 @@ class JWTSessionsView(APIView):
         """True when this view sets and reads the auth cookies."""
         return self.use_cookies and cookies.cookie_mode()
 
+    #: The request body's serializer (the browsable API's form, the OpenAPI schema).
+    request_serializer_class: Any = None
+
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        # JSON, and DRF's browsable API when the project enables it.
+        return conventions.renderers()
+
+    def get_parsers(self) -> list[BaseParser]:
+        return conventions.parsers(self.parser_classes)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # An unsupported method (TRACE...) is a 405 before authentication could make it a 401
+        # (format_kwarg first: the 405 is rendered by the negotiated renderer).
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        conventions.refuse_unsupported_method(self, request)
+        super().initial(request, *args, **kwargs)
+
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> NoReturn:
+        if request.authenticators and not request.successful_authenticator:
+            # Say which credential was sent and which one this endpoint needs.
+            raise conventions.not_authenticated(self, request)
+        super().permission_denied(request, message, code)
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> serializers.BaseSerializer[Any]:
+        """The request body's serializer: the browsable API renders it as the form."""
+        serializer_class = self.request_serializer_class or serializers.Serializer
+        context = {"request": self.request, "view": self}
+        return serializer_class(*args, context=context, **kwargs)
 
     def get_authenticate_header(self, request: Request) -> str:
         # Also for views without authentication classes (login): a 401 must stay a 401.
@@ -103,25 +143,41 @@ class LoginView(JWTSessionsView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    @property
+    def request_serializer_class(self) -> Any:
+        return customization.login_serializer_class()
+
     def post(self, request: Request) -> Response:
         if self.cookie_mode():
             # Setting cookies from a forged cross-site login would log the victim in as the
             # attacker (login CSRF).
             enforce_csrf(request)
-        data = self.validated(LoginSerializer, request)
-        username, password = data["username"], data["password"]
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            raise InvalidRequest(serializer.errors)
+        # Whatever the serializer validated is passed to authenticate() (the user model's
+        # USERNAME_FIELD or "username", "password", and any field a custom backend takes).
+        credentials = dict(serializer.validated_data)
+        username = str(credentials.get("username") or credentials.get(_username_field()) or "")
         ip = sessions.client_ip(request)
         # Counted before the password is checked: no burst gets more checks than the limit.
         wait = throttling.attempt(username, ip)
         if wait is not None:
+            conventions.send_login_failed(request._request, credentials)
             raise TooManyAttempts(wait)
-        user = authenticate(request._request, username=username, password=password)
+        # On failure authenticate() itself sends user_login_failed (password masked).
+        user = authenticate(request._request, **credentials)
         if user is None:
             # One answer for unknown user, wrong password and inactive user.
             raise refuse(request, "invalid_credentials")
         throttling.succeeded(username, ip)
         pair = sessions.create_session(user, request._request)
-        return _token_response(pair, with_cookies=self.cookie_mode())
+        # Django's own receiver updates last_login: one write at login, never per request.
+        conventions.send_logged_in(request._request, user)
+        response = _token_response(pair, with_cookies=self.cookie_mode())
+        extra = customization.login_response_extra(serializer, user, pair.session)
+        response.data = {**extra, **response.data}  # the contract's fields always win
+        return response
 
 
 class RefreshView(JWTSessionsView):
@@ -129,6 +185,7 @@ class RefreshView(JWTSessionsView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    request_serializer_class = RefreshSerializer
 
     def post(self, request: Request) -> Response:
         with_cookies = self.cookie_mode()
@@ -223,6 +280,12 @@ class LogoutAllView(SessionAuthenticatedView):
         return response
 
 
+def _username_field() -> str:
+    from django.contrib.auth import get_user_model
+
+    return str(get_user_model().USERNAME_FIELD)
+
+
 def _user_id(request: Request) -> Any:
     """The authenticated user's primary key (known without loading the user)."""
     return request.user.pk
@@ -311,6 +374,8 @@ class JWKSView(JWTSessionsView):
 class ApiKeyListView(SessionAuthenticatedView):
     """GET: the user's keys that are not revoked. POST: create one; its key is shown only here."""
 
+    request_serializer_class = ApiKeyCreateSerializer
+
     def get(self, request: Request) -> Response:
         owner: Any = request.user.pk
         keys = list(ApiKey.objects.filter(user_id=owner, revoked_at__isnull=True))
@@ -390,6 +455,7 @@ class ServiceTokenView(JWTSessionsView):
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
+    request_serializer_class = ServiceTokenRequestSerializer
 
     def post(self, request: Request) -> Response:
         auth = request.auth

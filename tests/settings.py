@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -90,6 +91,11 @@ CACHES = {
     # Process-local, for tests that need a second, independent cache.
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
+
+# Optional integrations, when their packages are installed (the plain-install CI stage has none).
+for _optional_app in ("drf_spectacular", "rest_framework_simplejwt.token_blacklist"):
+    if importlib.util.find_spec(_optional_app.split(".")[0]) is not None:
+        INSTALLED_APPS.append(_optional_app)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
