@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import serializers, status
-from rest_framework.parsers import BaseParser, FormParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -45,7 +46,8 @@ from .exceptions import (
     TooManyAttempts,
     exception_handler,
 )
-from .models import ApiKey, Session
+from .models import ApiKey, Session, is_session_id
+from .parsers import BoundedFormParser, BoundedJSONParser
 from .revocation import revoke_api_key, revoke_session, revoke_sessions, revoke_user_sessions
 from .serializers import (
     ApiKeyCreateSerializer,
@@ -61,7 +63,7 @@ class JWTSessionsView(APIView):
     """Base of our views: JSON in and out, contract-shaped errors, a Bearer challenge on 401."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, BoundedFormParser]
     #: ``False`` mounts a header-mode copy of a view in a cookie-mode project (tokens in the
     #: body, no cookies, no CSRF), e.g. ``LoginView.as_view(use_cookies=False)`` for API clients.
     use_cookies: bool = True
@@ -263,6 +265,8 @@ class LogoutView(JWTSessionsView):
             )
         except tokens.TokenError as exc:
             return None, exc.code
+        if not is_session_id(claims["sid"]) or not _is_user_id(claims["sub"]):
+            return None, "token_invalid"  # signed, but never by us: no query with it
         grace = int(jwt_settings.LOGOUT_EXPIRED_TOKEN_GRACE.total_seconds())
         if tokens.now_seconds() >= claims["exp"] + grace:
             return None, "token_expired"
@@ -284,6 +288,14 @@ def _username_field() -> str:
     from django.contrib.auth import get_user_model
 
     return str(get_user_model().USERNAME_FIELD)
+
+
+def _is_user_id(value: str) -> bool:
+    try:
+        get_user_model()._meta.pk.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _user_id(request: Request) -> Any:
@@ -317,6 +329,8 @@ class SessionDetailView(SessionAuthenticatedView):
     """GET one of the user's sessions; DELETE revokes it. Another user's session is 404."""
 
     def _session(self, request: Request, session_id: str) -> Session:
+        if not is_session_id(session_id):
+            raise Http404  # a NUL or junk id never reaches SQL
         session = Session.objects.filter(pk=session_id, user_id=_user_id(request)).first()
         if session is None:
             raise Http404
