@@ -445,6 +445,7 @@ def test_key_management_needs_a_session_not_a_key(client):
         {"name": "x", "scopes": [f"s{i}" for i in range(33)]},
         {"name": "x", "expires_at": "2001-01-01T00:00:00Z"},
         {"name": "x", "expires_at": "soon"},
+        {"name": "\x01\x02\x7f"},
     ],
 )
 def test_invalid_create_requests_are_400(client, payload):
@@ -641,3 +642,10 @@ def test_finding_4_scope_check_comes_after_the_password(client, settings):
     auth = bearer(login(client, make_user())["access"])
     r = _create(client, auth, scopes=["items:admin"])
     assert r.json()["code"] == "reauthentication_required"
+
+
+def test_finding_6_control_characters_are_stripped_from_a_key_name(client):
+    auth = bearer(login(client, make_user())["access"])
+    r = _create(client, auth, name="ci\x1b[31m\tkey\x85", password=DEFAULT_PASSWORD)
+    assert r.status_code == 201, r.content
+    assert r.json()["name"] == "ci[31mkey"
