@@ -18,7 +18,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import apikeys, conventions, cookies, customization, sessions, store, throttling, tokens
+from . import (
+    apikeys,
+    conventions,
+    cookies,
+    customization,
+    sessions,
+    simplejwt_migration,
+    store,
+    throttling,
+    tokens,
+)
 from .authentication import (
     ApiKeyAuthentication,
     JWTSessionAuthentication,
@@ -183,7 +193,10 @@ class RefreshView(JWTSessionsView):
         if not token:
             raise refuse(request, "refresh_invalid")
         try:
-            pair = sessions.rotate(token, request._request)
+            if simplejwt_migration.accepts(token):
+                pair = simplejwt_migration.exchange(token, request._request)
+            else:
+                pair = sessions.rotate(token, request._request)
         except store.Refusal as exc:
             raise refuse(request, exc.code) from None
         return _token_response(pair, with_cookies=with_cookies)
