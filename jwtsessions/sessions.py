@@ -23,7 +23,9 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from . import customization, limits, store, tokens
-from .models import USER_AGENT_MAX_LENGTH, Session
+from .models import Session
+from .requestinfo import client_ip as client_ip  # re-exported: it lived here
+from .requestinfo import user_agent
 from .revocation import revoke_session
 from .settings import jwt_settings
 from .signals import refresh_token_reused, session_created
@@ -135,17 +137,6 @@ def _pair(session: Session, refresh: str) -> TokenPair:
     return TokenPair(access, refresh, expires_in, session)
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The client address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` set, from X-Forwarded-For."""
-    proxies = jwt_settings.NUM_PROXIES
-    if proxies:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies][:45] or None
-    return (request.META.get("REMOTE_ADDR") or "")[:45] or None
-
-
 def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
     """Start a new session for ``user`` (one per login) and return its first token pair."""
     now = timezone.now()
@@ -156,9 +147,7 @@ def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
         refreshed_at=now,
         expires_at=now + jwt_settings.REFRESH_TOKEN_LIFETIME,
         ip_address=client_ip(request) if request is not None else None,
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[
-            :USER_AGENT_MAX_LENGTH
-        ],
+        user_agent=user_agent(request),
     )
     refresh = new_refresh_token(session.pk, 0)
     session.refresh_hash = refresh_token_hash(refresh)

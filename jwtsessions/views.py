@@ -154,7 +154,8 @@ class LoginView(JWTSessionsView):
         credentials = dict(serializer.validated_data)
         username = str(credentials.get("username") or credentials.get(_username_field()) or "")
         ip = sessions.client_ip(request)
-        wait = throttling.retry_after(username, ip)
+        # Counted before the password is checked: no burst gets more checks than the limit.
+        wait = throttling.attempt(username, ip)
         if wait is not None:
             conventions.send_login_failed(request._request, credentials)
             raise TooManyAttempts(wait)
@@ -162,9 +163,8 @@ class LoginView(JWTSessionsView):
         user = authenticate(request._request, **credentials)
         if user is None:
             # One answer for unknown user, wrong password and inactive user.
-            throttling.record_failure(username, ip)
             raise refuse(request, "invalid_credentials")
-        throttling.record_success(username)
+        throttling.succeeded(username, ip)
         pair = sessions.create_session(user, request._request)
         # Django's own receiver updates last_login: one write at login, never per request.
         conventions.send_logged_in(request._request, user)
@@ -206,8 +206,10 @@ class LogoutView(JWTSessionsView):
     """POST: revoke the current session.
 
     An expired (but genuine) access token still names its session, so logout works after the
-    access cookie expired. In cookie mode the cookies are deleted whatever happens, so a broken
-    cookie can never keep a browser from logging out.
+    access token expired, for ``LOGOUT_EXPIRED_TOKEN_GRACE`` after its ``exp``: a token leaked
+    long ago can no longer end anyone's session. A bearer header that is present must be valid
+    (401 otherwise), in cookie mode too. The cookies are deleted whenever the request got that
+    far, so a broken cookie can never keep a browser from logging out.
     """
 
     authentication_classes: list[Any] = []
@@ -216,12 +218,15 @@ class LogoutView(JWTSessionsView):
     def post(self, request: Request) -> Response:
         token = header_credential(request, JWTSessionAuthentication.keyword)
         with_cookies = self.cookie_mode()
+        from_header = token is not None
         if token is None and with_cookies:
             enforce_csrf(request)
             token = request.COOKIES.get(jwt_settings.AUTH_COOKIE or "")
-        claims = self._claims(token)
-        if claims is None and not with_cookies:
-            raise refuse(request, "token_invalid" if token else "not_authenticated")
+        claims, code = self._claims(token)
+        if claims is None and (from_header or not with_cookies):
+            # A credential the client chose to send is checked, never silently ignored: a
+            # garbage header answered 204 would let a client believe it logged out.
+            raise refuse(request, code if token else "not_authenticated")
         if claims is not None:
             # The token's signature binds sid to sub: revoke only that user's session.
             revoke_sessions(
@@ -241,19 +246,24 @@ class LogoutView(JWTSessionsView):
         return response
 
     @staticmethod
-    def _claims(token: str | None) -> dict[str, Any] | None:
+    def _claims(token: str | None) -> tuple[dict[str, Any] | None, str]:
+        """The claims of a genuine access token fit for logout, or ``None`` and why not."""
         if not token:
-            return None
+            return None, "token_invalid"
         try:
-            return tokens.decode(
+            claims = tokens.decode(
                 token,
                 tokens.ACCESS_TOKEN_TYPE,
                 required=("sub", "sid", "jti"),
                 max_lifetime=jwt_settings.ACCESS_TOKEN_LIFETIME,
                 allow_expired=True,
             )
-        except tokens.TokenError:
-            return None
+        except tokens.TokenError as exc:
+            return None, exc.code
+        grace = int(jwt_settings.LOGOUT_EXPIRED_TOKEN_GRACE.total_seconds())
+        if tokens.now_seconds() >= claims["exp"] + grace:
+            return None, "token_expired"
+        return claims, ""
 
 
 class LogoutAllView(SessionAuthenticatedView):

@@ -10,7 +10,8 @@ from urllib.parse import unquote, urlsplit
 from tests.services import redis_url
 
 DEBUG = False
-SECRET_KEY = "tests-only-" + "k3y-" * 12  # the suite's own key; never used outside tests
+# The suite's own key, never used outside tests; random, so the key-strength check (E008) passes.
+SECRET_KEY = "_QiZ_94nlCOGVSH_NxHWHG0ef1SSdZeY8fnwLOOl18o2mnLwofEV-er0pe4I6W-d"
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"
