@@ -131,6 +131,13 @@ def private_redis(workdir: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+def redis_pid(redis_url: str) -> int:
+    """The process id of the redis-server behind ``redis_url`` (to account for its CPU)."""
+    import redis
+
+    return int(redis.Redis.from_url(redis_url).info("server")["process_id"])
+
+
 def setup_django(sqlite: Path, redis_url: str, database_url: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchsite.settings"
     os.environ["BENCH_SQLITE"] = str(sqlite)
@@ -187,15 +194,19 @@ class Server:
                 todo.extend(int(c) for c in children)
         return found
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by the server's processes."""
+    def cpu_by_pid(self) -> dict[int, float]:
+        """CPU time (user + system, seconds) used so far by each of the server's processes."""
         tick = os.sysconf("SC_CLK_TCK")
-        total = 0
+        out: dict[int, float] = {}
         for pid in self.pids():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+                out[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by all of the server's processes together."""
+        return sum(self.cpu_by_pid().values())
 
 
 @contextlib.contextmanager
