@@ -18,12 +18,12 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def live_database(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
-    """PostgreSQL: the test database itself (flushed after the test); SQLite: a file copy of a
-    migrated template (an in-memory database cannot be shared between processes)."""
+    """PostgreSQL: the test database itself (the tests are ``transaction=True``, so it is
+    flushed after each); SQLite: a file copy of a migrated template (an in-memory database
+    cannot be shared between processes)."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        request.getfixturevalue("transactional_db")
         settings = connection.settings_dict
         return {
             "ENGINE": settings["ENGINE"],

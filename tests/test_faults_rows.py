@@ -15,7 +15,9 @@ import pytest
 from tests import fault_rows
 from tests.live import _sqlite_template, lab, live_database  # noqa: F401
 
-pytestmark = pytest.mark.live_server
+# transaction=True: on PostgreSQL the server's workers share the test database, so nothing may
+# stay inside an uncommitted test transaction.
+pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("row", list(fault_rows.ROWS))
