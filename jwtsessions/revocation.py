@@ -46,8 +46,17 @@ def _reason(reason: str) -> str:
     return (reason or "")[:REASON_MAX_LENGTH]
 
 
-def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
-    """Revoke every active session in ``queryset``; return the ids that were revoked now."""
+def _actor_id(actor: Any) -> Any:
+    """The primary key of whoever revoked (a user or a pk); ``None`` for the system."""
+    return getattr(actor, "pk", actor)
+
+
+def revoke_sessions(queryset: Any, reason: str = "", *, actor: Any = None) -> list[str]:
+    """Revoke every active session in ``queryset``; return the ids that were revoked now.
+
+    ``actor`` is the user (or user pk) who revoked, stored in ``revoked_by``; leave it ``None``
+    when the system revokes (``reason`` then says why: ``password_changed``, ``session_limit``).
+    """
     now = timezone.now()
     with transaction.atomic():
         ids = list(
@@ -56,26 +65,30 @@ def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
             .values_list("pk", flat=True)
         )
         if ids:
-            Session.objects.filter(pk__in=ids).update(revoked_at=now, revoke_reason=_reason(reason))
+            Session.objects.filter(pk__in=ids).update(
+                revoked_at=now, revoke_reason=_reason(reason), revoked_by_id=_actor_id(actor)
+            )
     if ids:
         store.cache_refusals(ids)
         session_revoked.send(sender=Session, session_ids=ids, reason=reason)
     return ids
 
 
-def revoke_session(session_or_id: Session | str, reason: str = "") -> bool:
+def revoke_session(session_or_id: Session | str, reason: str = "", *, actor: Any = None) -> bool:
     """Revoke one session. Returns ``False`` if it was already revoked or does not exist."""
     session_id = session_or_id.pk if isinstance(session_or_id, Session) else str(session_or_id)
-    return bool(revoke_sessions(Session.objects.filter(pk=session_id), reason))
+    return bool(revoke_sessions(Session.objects.filter(pk=session_id), reason, actor=actor))
 
 
-def revoke_user_sessions(user: Any, reason: str = "", keep: Session | str | None = None) -> int:
+def revoke_user_sessions(
+    user: Any, reason: str = "", keep: Session | str | None = None, *, actor: Any = None
+) -> int:
     """Revoke every session of ``user`` (a user or a primary key), except ``keep`` if given."""
     user_id = getattr(user, "pk", user)
     queryset = Session.objects.filter(user_id=user_id)
     if keep is not None:
         queryset = queryset.exclude(pk=keep.pk if isinstance(keep, Session) else keep)
-    return len(revoke_sessions(queryset, reason))
+    return len(revoke_sessions(queryset, reason, actor=actor))
 
 
 def _default_blacklist_expiry() -> datetime:
@@ -130,7 +143,9 @@ def blacklist_token(
     return entry
 
 
-def revoke_api_key(api_key_or_id: ApiKey | int | str, reason: str = "") -> bool:
+def revoke_api_key(
+    api_key_or_id: ApiKey | int | str, reason: str = "", *, actor: Any = None
+) -> bool:
     """Revoke an API key (by instance, primary key or public id). The next request fails."""
     if isinstance(api_key_or_id, ApiKey):
         queryset = ApiKey.objects.filter(pk=api_key_or_id.pk)
@@ -142,7 +157,7 @@ def revoke_api_key(api_key_or_id: ApiKey | int | str, reason: str = "") -> bool:
     if not public_ids:
         return False
     ApiKey.objects.filter(public_id__in=public_ids, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoke_reason=_reason(reason)
+        revoked_at=timezone.now(), revoke_reason=_reason(reason), revoked_by_id=_actor_id(actor)
     )
     store.cache_api_key_refusals(public_ids)
     return True
