@@ -19,6 +19,7 @@
 | E020 | error | ``TOKEN_CLAIMS`` does not import or is not callable |
 | E021 | error | ``LOGIN_SERIALIZER`` does not import or is not a serializer class |
 | E022 | error | ``MAX_SESSIONS_PER_USER`` below 1 |
+| E023 | error | ``SIMPLEJWT_MIGRATION`` on without djangorestframework-simplejwt installed |
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def check_cache(
 def check_hooks(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """``TOKEN_CLAIMS`` (E020), ``LOGIN_SERIALIZER`` (E021) and ``MAX_SESSIONS_PER_USER`` (E022)."""
+    """E020 TOKEN_CLAIMS, E021 LOGIN_SERIALIZER, E022 MAX_SESSIONS_PER_USER, E023 simplejwt."""
     from django.utils.module_loading import import_string
     from rest_framework.serializers import BaseSerializer
 
@@ -246,6 +247,17 @@ def check_hooks(
             continue
         if not usable(value):
             messages.append(checks.Error(f"{key} {path!r} is not {what}.", id=check_id))
+    if config.SIMPLEJWT_MIGRATION:
+        import importlib.util
+
+        if importlib.util.find_spec("rest_framework_simplejwt") is None:
+            messages.append(
+                checks.Error(
+                    "SIMPLEJWT_MIGRATION is on but djangorestframework-simplejwt is not installed.",
+                    hint="Keep simplejwt installed while its tokens may still be presented.",
+                    id="jwtsessions.E023",
+                )
+            )
     limit = config.MAX_SESSIONS_PER_USER
     if limit is not None and limit < 1:
         messages.append(
