@@ -24,7 +24,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from jwtsessions import localcache, store
 from tests.factories import bearer, login, make_user
-from tests.redis_monitor import CommandLog, subscriber_addresses, subscriber_protocols
+from tests.redis_monitor import CommandLog, subscriber_addresses, subscriber_protocol
 from tests.services import find_redis_server, free_port, start_redis_server, wait_for_port
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,7 @@ def _prove_the_copy(client: Any, url: str) -> None:
     import redis
 
     announcer = redis.Redis.from_url(url, protocol=2)
-    assert announcer.publish(caches["default"].make_key(localcache.CHANNEL), b"1") == 1
+    assert announcer.publish(caches["default"].make_key(localcache.CHANNEL), b"1") >= 1
     announcer.close()
     r = client.get("/api/whoami/", **headers)
     assert r.status_code == 401
@@ -132,7 +132,7 @@ def test_the_copy_works_on_each_stack(client, stack):
     config, resp = _stacks(url)[stack]
     with override_settings(CACHES={"default": config}):
         _prove_the_copy(client, url)
-        assert subscriber_protocols(url) == [resp]
+        assert subscriber_protocol(url) == resp
 
 
 def test_the_suite_runs_on_the_stack_ci_says(client):
