@@ -37,7 +37,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from . import store, tokens
+from . import store, sync, tokens
 from .models import ApiKey
 from .settings import jwt_settings
 
@@ -301,6 +301,7 @@ def _fetch(public_id: str, extra_keys: list[str]) -> tuple[Entry, dict[str, Any]
     The second value is the ``get_many`` result, or ``None`` when the cache is unavailable.
     """
     key = store.API_KEY_KEY + public_id
+    sync.catch_up()  # refusals the cache missed are applied before it is read
     try:
         cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many([key, *extra_keys]))
     except store.CacheUnavailable:
@@ -320,7 +321,7 @@ def check_service_token(public_id: str, jti: str) -> KeyState:
     revoked, expired or deleted, or its owner inactive (the key's code): revoking a key ends
     the service tokens it issued on the next request.
     """
-    entry, cached = _fetch(public_id, [store.BLACKLIST_KEY + jti, store.BLACKLIST_LOADED_KEY])
+    entry, cached = _fetch(public_id, [store.BLACKLIST_KEY + jti])
     state = _state_from(public_id, entry, None)
     if store.blacklist_verdict(jti, cached):
         raise store.Refusal("token_revoked")
@@ -471,17 +472,6 @@ def _on_user_saved(sender: Any, instance: Any, update_fields: Any = None, **kwar
     )
     if public_ids:
         _forget_now_and_after_commit(public_ids)
-
-
-@store.register_replayer
-def _replay_inactive_owners(since: datetime) -> None:
-    """After an outage: refuse the keys of inactive owners (deactivation has no timestamp)."""
-    inactive = ApiKey.objects.filter(revoked_at__isnull=True, user__is_active=False).values_list(
-        "public_id", flat=True
-    )
-    entries = {store.API_KEY_KEY + p: ("", "user_inactive") for p in inactive.iterator()}
-    if entries:
-        store._cache().set_many(entries, store.negative_ttl())
 
 
 def connect_receivers() -> None:

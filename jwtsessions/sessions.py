@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import store, tokens
+from . import binding, blacklist, store, tokens
 from .models import USER_AGENT_MAX_LENGTH, Session
 from .revocation import revoke_session
 from .settings import jwt_settings
@@ -107,7 +107,10 @@ def issue_access_token(session_id: str, user_id: Any) -> tuple[str, int]:
     """A signed access token for a session, and its lifetime in seconds."""
     lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
     claims = {"sub": str(user_id), "sid": session_id, **tokens.standard_claims(lifetime)}
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
+    token = tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    # A new jti cannot be blacklisted yet: saying so now spares its first request a query.
+    blacklist.note_new_token(str(claims["jti"]), int(lifetime.total_seconds()))
+    return token, int(lifetime.total_seconds())
 
 
 def _state(session: Session) -> store.SessionState:
@@ -116,6 +119,7 @@ def _state(session: Session) -> store.SessionState:
         str(session.user_id),
         int(session.expires_at.timestamp()),
         int(session.refreshed_at.timestamp()),
+        binding=session.binding,
     )
 
 
@@ -136,10 +140,16 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
-    """Start a new session for ``user`` (one per login) and return its first token pair."""
+    """Start a new session for ``user`` (one per login) and return its first token pair.
+
+    ``user`` must be the object the login verified (what ``authenticate()`` returned): the
+    session is bound to the password hash it holds (:mod:`jwtsessions.binding`), so a password
+    change committed after that check refuses this session, whatever the order of the writes.
+    """
     now = timezone.now()
     session = Session(
         user=user,
+        binding=binding.binding_of(getattr(user, "password", "")),
         created_at=now,
         last_used_at=now,
         refreshed_at=now,
@@ -166,9 +176,19 @@ def _alive_filter(now: Any) -> dict[str, Any]:
 
 
 def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
-    """Consume a refresh token and return a new pair, or raise :class:`Refusal`."""
+    """Consume a refresh token and return a new pair, or raise :class:`Refusal`.
+
+    The session and its user are read first (one query): a session whose user is inactive or
+    whose password changed after its login (its binding no longer matches) is revoked and
+    refused. Then one conditional ``UPDATE`` decides which of concurrent refreshes wins.
+    """
     session_id, generation = parse_refresh_token(refresh_token)
     now = timezone.now()
+    current = Session.objects.select_related("user").filter(pk=session_id).first()
+    if current is None:
+        raise Refusal("refresh_invalid")
+    if current.revoked_at is None:
+        _check_credential(current)
     new_refresh = new_refresh_token(session_id, generation + 1)
     won = Session.objects.filter(
         pk=session_id,
@@ -181,15 +201,25 @@ def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
         refreshed_at=now,
         last_used_at=now,
     )
-    session = Session.objects.select_related("user").filter(pk=session_id).first()
     if won:
-        assert session is not None
-        if not session.user.is_active:
-            revoke_session(session, reason="user_inactive")
-            raise Refusal("user_inactive")
-        store.forget_session(session.pk)
-        return _pair(session, new_refresh)
+        current.refresh_hash = refresh_token_hash(new_refresh)
+        current.refresh_generation = generation + 1
+        current.refreshed_at = current.last_used_at = now
+        store.forget_session(current.pk)
+        return _pair(current, new_refresh)
+    session = Session.objects.filter(pk=session_id).first()
     raise Refusal(_refusal_for(session, generation, now, request))
+
+
+def _check_credential(session: Session) -> None:
+    """Refuse (and revoke) a session whose user is inactive or changed password since login."""
+    user = session.user
+    if not getattr(user, "is_active", True):
+        revoke_session(session, reason="user_inactive")
+        raise Refusal("user_inactive")
+    if session.binding and not binding.matches(session.binding, getattr(user, "password", "")):
+        revoke_session(session, reason="password_changed")
+        raise Refusal("session_revoked")
 
 
 def _refusal_for(session: Session | None, generation: int, now: Any, request: Any) -> str:

@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jwtsessions import store, tokens
+from jwtsessions import cachehealth, tokens
 from jwtsessions.apikeys import codec, create_api_key
 from jwtsessions.revocation import blacklist_token, revoke_api_key
 from tests.factories import bearer, login, make_user
@@ -303,7 +303,7 @@ def test_warm_service_token_request_runs_no_sql_and_one_cache_call(client, monke
     token = service_token(client, key)
     client.get("/api/machine/service-only/", **bearer(token))  # loads the blacklist marker
     counting = CountingCache(caches["default"])
-    monkeypatch.setattr(store, "_cache", lambda: counting)
+    monkeypatch.setattr(cachehealth, "_cache", lambda: counting)
     with CaptureQueriesContext(connection) as queries:
         r = client.get("/api/machine/service-only/", **bearer(token))
     assert r.status_code == 200

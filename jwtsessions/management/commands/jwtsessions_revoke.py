@@ -8,7 +8,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jwtsessions.models import Session
-from jwtsessions.revocation import revoke_session, revoke_sessions, revoke_user_sessions
+from jwtsessions.revocation import (
+    revoke_session,
+    revoke_sessions,
+    revoke_user_sessions,
+    track_cache_writes,
+)
+from jwtsessions.settings import jwt_settings
+
+# Exit status when the database was updated but the cache was not (the bound still holds).
+CACHE_NOT_UPDATED = 3
 
 # Sessions revoked per transaction by --all, so millions of them never sit in one list or lock.
 ALL_BATCH_SIZE = 1000
@@ -38,12 +47,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         reason: str = options["reason"] or "revoked by command"
-        if options["user"] is not None:
-            self._revoke_user(options["user"], reason)
-        elif options["session"] is not None:
-            self._revoke_session(options["session"], reason)
-        else:
-            self._revoke_all(reason, options["interactive"])
+        with track_cache_writes() as report:
+            if options["user"] is not None:
+                self._revoke_user(options["user"], reason)
+            elif options["session"] is not None:
+                self._revoke_session(options["session"], reason)
+            else:
+                self._revoke_all(reason, options["interactive"])
+        if not report.cache_ok:
+            interval = jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds()
+            raise CommandError(
+                "The database is updated, but the cache could not be: every process still "
+                f"refuses these sessions within REVOCATION_SYNC_INTERVAL ({interval:g}s), "
+                "from the database.",
+                returncode=CACHE_NOT_UPDATED,
+            )
 
     def _revoke_user(self, username: str, reason: str) -> None:
         user_model = get_user_model()
