@@ -24,7 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from .cachekeys import CREDENTIAL_REFUSED
 
 _SALT = "jwtsessions.binding.session-credential"
-BINDING_LENGTH = 32
+BINDING_LENGTH = 32  # Session.binding has room for two and a space (see either())
 
 
 def _hmac(password_hash: str, secret: Any) -> str:
@@ -43,10 +43,18 @@ def all_bindings_of(password_hash: str | None) -> list[str]:
     return [_hmac(password_hash or "", key) for key in keys]
 
 
+def either(old: str, new: str) -> str:
+    """A binding that matches two hashes: held only while a re-bind is in flight."""
+    return f"{old} {new}"
+
+
 def matches(binding: str, password_hash: str | None) -> bool:
     """Whether a session's binding was made from ``password_hash`` (under any accepted key)."""
-    return bool(binding) and any(
-        constant_time_compare(binding, candidate) for candidate in all_bindings_of(password_hash)
+    candidates = all_bindings_of(password_hash)
+    return any(
+        constant_time_compare(part, candidate)
+        for part in binding.split()
+        for candidate in candidates
     )
 
 

@@ -50,7 +50,7 @@ class Session(models.Model):
     refresh_generation = models.PositiveIntegerField(default=0, editable=False)
     # HMAC of the password hash the login verified (jwtsessions.binding); never the hash itself.
     # A session whose user's password changed after its login no longer matches.
-    binding = models.CharField(max_length=32, blank=True, default="", editable=False)
+    binding = models.CharField(max_length=65, blank=True, default="", editable=False)
 
     objects = SessionQuerySet.as_manager()
 

@@ -35,6 +35,40 @@ def _remember_old_values(
     fields = [f for f in _WATCHED_FIELDS if hasattr(instance, f)]
     old = sender._default_manager.filter(pk=instance.pk).values(*fields).first()
     instance._jwtsessions_old = old
+    changed = bool(old) and "password" in old and old["password"] != instance.password
+    if changed and _keeps_sessions(instance, old["password"], update_fields):
+        _rebind(instance.pk, old["password"], instance.password, phase=1)
+
+
+def _keeps_sessions(instance: Any, old_hash: str, update_fields: Any) -> bool:
+    """A hash change the sessions survive: an upgrade, or any change with revocation off."""
+    from .settings import jwt_settings
+
+    if not getattr(instance, "is_active", True):
+        return False
+    if is_hash_upgrade(instance, old_hash, update_fields):
+        return True
+    return not jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE
+
+
+def _rebind(user_id: Any, old_hash: str, new_hash: str, *, phase: int) -> None:
+    """Move the user's live sessions from the old hash's binding to the new one's.
+
+    In two steps around the user's own save, so that no moment exists where the database
+    holds a hash the sessions do not match: before it, sessions accept both hashes; after it,
+    only the new one (sessions a concurrent login inserted meanwhile included).
+    """
+    from . import binding
+    from .models import Session
+
+    new = binding.binding_of(new_hash)
+    both = binding.either(binding.binding_of(old_hash), new)
+    olds = binding.all_bindings_of(old_hash)
+    live = Session.objects.filter(user_id=user_id, revoked_at__isnull=True)
+    if phase == 1:
+        live.filter(binding__in=olds).update(binding=both)
+    else:
+        live.filter(binding__in=[both, *olds]).update(binding=new)
 
 
 def is_hash_upgrade(instance: Any, old_hash: str, update_fields: Any) -> bool:
@@ -94,7 +128,7 @@ def _apply_credential_change(
     ``REVOKE_SESSIONS_ON_PASSWORD_CHANGE`` off, re-binds the sessions to the new hash instead.
     """
     from . import binding, sync
-    from .models import ApiKey, Session
+    from .models import ApiKey
     from .revocation import revoke_api_keys, revoke_user_sessions
     from .settings import jwt_settings
 
@@ -109,11 +143,7 @@ def _apply_credential_change(
         elif real_change and jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE:
             revoke_user_sessions(user, reason="password_changed")
         elif password_changed:
-            Session.objects.filter(
-                user_id=user.pk,
-                revoked_at__isnull=True,
-                binding__in=binding.all_bindings_of(old_hash),
-            ).update(binding=binding.binding_of(user.password))
+            _rebind(user.pk, old_hash, user.password, phase=2)
         if real_change and jwt_settings.REVOKE_API_KEYS_ON_PASSWORD_CHANGE:
             revoke_api_keys(ApiKey.objects.filter(user_id=user.pk), reason="password_changed")
         if activity_changed:

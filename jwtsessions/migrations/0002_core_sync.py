@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="session",
             name="binding",
-            field=models.CharField(blank=True, default="", editable=False, max_length=32),
+            field=models.CharField(blank=True, default="", editable=False, max_length=65),
         ),
         migrations.CreateModel(
             name="RefusalLog",
