@@ -351,3 +351,16 @@ def test_revocation_by_a_command_whose_cache_failed_is_refused_here_within_the_i
     assert refused_at - exited <= 2
     for _ in range(5):
         assert code_of(client, body["access"]) == (401, "session_revoked")
+
+
+def test_cleanup_deletes_refusal_log_rows_no_process_needs(client):
+    from datetime import timedelta
+
+    body = login(client, make_user())
+    revocation.revoke_session(body["session_id"])
+    old = RefusalLog.objects.create(kind="s", subject="x" * 22, code="session_revoked")
+    RefusalLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+    call_command("jwtsessions_cleanup", stdout=out)
+    assert "Deleted 1 old refusal log entries." in out.getvalue()
+    assert list(RefusalLog.objects.values_list("subject", flat=True)) == [body["session_id"]]
