@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import sync
+from . import refusals, sync
 
 
 def _on_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
@@ -22,13 +22,13 @@ def _on_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
         return
     sync.record("k", [instance.public_id])
     writes = sync.writes_for("k", instance.public_id, "")
-    transaction.on_commit(lambda: sync.refuse(writes))
+    transaction.on_commit(lambda: refusals.refuse(writes))
 
 
 def _on_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     sync.record("k", [instance.public_id], "api_key_invalid")
     writes = sync.writes_for("k", instance.public_id, "api_key_invalid")
-    transaction.on_commit(lambda: sync.refuse(writes))
+    transaction.on_commit(lambda: refusals.refuse(writes))
 
 
 def connect_receivers() -> None:

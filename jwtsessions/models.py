@@ -42,7 +42,17 @@ class Session(models.Model):
     expires_at = models.DateTimeField(db_index=True, help_text="Absolute end, fixed at login.")
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revoke_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # Who revoked: a user (an operator in the admin, or whoever the caller names), or NULL for
+    # the system, whose reason then says why (password_changed, refresh_token_reused, ...).
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True, default="")
     # SHA-256 of the current refresh token; the token itself is never stored.
     refresh_hash = models.CharField(max_length=64, editable=False)
@@ -55,11 +65,19 @@ class Session(models.Model):
     objects = SessionQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["user", "revoked_at"], name="jwtsessions_user_revoked")]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="jwtsessions_user_revoked"),
+            # The admin's order (newest first, pk to break ties) and its exact IP search.
+            models.Index(fields=["created_at", "id"], name="jwtsessions_session_created"),
+            models.Index(fields=["ip_address"], name="jwtsessions_session_ip"),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"session {self.pk[:8]}… of user {self.user_id}"
+        # The username only when the user is already loaded: __str__ must never run a query.
+        user = self._state.fields_cache.get("user")
+        owner = user.get_username() if user is not None else f"user {self.user_id}"
+        return f"session {self.pk[:8]}… of {owner}"
 
     def status(self, now: datetime | None = None) -> str:
         """``active``, ``revoked``, ``expired`` or ``idle``."""
@@ -86,6 +104,7 @@ class BlacklistedToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at", "id"], name="jwtsessions_blacklist_created")]
 
     def __str__(self) -> str:
         return f"blacklisted token {self.jti}"
@@ -106,10 +125,24 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        indexes = [models.Index(fields=["created_at", "id"], name="jwtsessions_apikey_created")]
+        permissions = [
+            # Without it, staff who may add API keys may add them for themselves only: a key
+            # for someone else lets its holder act as that user.
+            ("add_api_key_for_others", "Can add API keys owned by other users"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"

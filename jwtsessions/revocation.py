@@ -53,8 +53,17 @@ def _reason(reason: str) -> str:
     return (reason or "")[:REASON_MAX_LENGTH]
 
 
-def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
-    """Revoke every active session in ``queryset``; return the ids that were revoked now."""
+def _actor_id(actor: Any) -> Any:
+    """The primary key of whoever revoked (a user or a pk); ``None`` for the system."""
+    return getattr(actor, "pk", actor)
+
+
+def revoke_sessions(queryset: Any, reason: str = "", *, actor: Any = None) -> list[str]:
+    """Revoke every active session in ``queryset``; return the ids that were revoked now.
+
+    ``actor`` is the user (or user pk) who revoked, stored in ``revoked_by``; leave it ``None``
+    when the system revokes (``reason`` then says why: ``password_changed``, ``session_limit``).
+    """
     now = timezone.now()
     with transaction.atomic():
         ids = list(
@@ -63,7 +72,9 @@ def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
             .values_list("pk", flat=True)
         )
         if ids:
-            Session.objects.filter(pk__in=ids).update(revoked_at=now, revoke_reason=_reason(reason))
+            Session.objects.filter(pk__in=ids).update(
+                revoked_at=now, revoke_reason=_reason(reason), revoked_by_id=_actor_id(actor)
+            )
             sync.record("s", ids, store.REVOKED)
     if ids:
         store.cache_refusals(ids)
@@ -71,19 +82,21 @@ def revoke_sessions(queryset: Any, reason: str = "") -> list[str]:
     return ids
 
 
-def revoke_session(session_or_id: Session | str, reason: str = "") -> bool:
+def revoke_session(session_or_id: Session | str, reason: str = "", *, actor: Any = None) -> bool:
     """Revoke one session. Returns ``False`` if it was already revoked or does not exist."""
     session_id = session_or_id.pk if isinstance(session_or_id, Session) else str(session_or_id)
-    return bool(revoke_sessions(Session.objects.filter(pk=session_id), reason))
+    return bool(revoke_sessions(Session.objects.filter(pk=session_id), reason, actor=actor))
 
 
-def revoke_user_sessions(user: Any, reason: str = "", keep: Session | str | None = None) -> int:
+def revoke_user_sessions(
+    user: Any, reason: str = "", keep: Session | str | None = None, *, actor: Any = None
+) -> int:
     """Revoke every session of ``user`` (a user or a primary key), except ``keep`` if given."""
     user_id = getattr(user, "pk", user)
     queryset = Session.objects.filter(user_id=user_id)
     if keep is not None:
         queryset = queryset.exclude(pk=keep.pk if isinstance(keep, Session) else keep)
-    return len(revoke_sessions(queryset, reason))
+    return len(revoke_sessions(queryset, reason, actor=actor))
 
 
 def _default_blacklist_expiry() -> datetime:
@@ -140,7 +153,9 @@ def blacklist_token(
     return entry
 
 
-def revoke_api_key(api_key_or_id: ApiKey | int | str, reason: str = "") -> bool:
+def revoke_api_key(
+    api_key_or_id: ApiKey | int | str, reason: str = "", *, actor: Any = None
+) -> bool:
     """Revoke an API key (by instance, primary key or public id). The next request fails."""
     if isinstance(api_key_or_id, ApiKey):
         queryset = ApiKey.objects.filter(pk=api_key_or_id.pk)
@@ -148,10 +163,10 @@ def revoke_api_key(api_key_or_id: ApiKey | int | str, reason: str = "") -> bool:
         queryset = ApiKey.objects.filter(pk=int(api_key_or_id))
     else:
         queryset = ApiKey.objects.filter(public_id=str(api_key_or_id))
-    return bool(revoke_api_keys(queryset, reason))
+    return bool(revoke_api_keys(queryset, reason, actor=actor))
 
 
-def revoke_api_keys(queryset: Any, reason: str = "") -> list[str]:
+def revoke_api_keys(queryset: Any, reason: str = "", *, actor: Any = None) -> list[str]:
     """Revoke every active key in ``queryset``; return the public ids revoked now."""
     with transaction.atomic():
         public_ids = list(
@@ -161,7 +176,9 @@ def revoke_api_keys(queryset: Any, reason: str = "") -> list[str]:
         )
         if public_ids:
             ApiKey.objects.filter(public_id__in=public_ids, revoked_at__isnull=True).update(
-                revoked_at=timezone.now(), revoke_reason=_reason(reason)
+                revoked_at=timezone.now(),
+                revoke_reason=_reason(reason),
+                revoked_by_id=_actor_id(actor),
             )
             sync.record("k", public_ids, "api_key_revoked")
     if public_ids:

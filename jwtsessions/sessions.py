@@ -22,8 +22,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import binding, blacklist, store, tokens
-from .models import USER_AGENT_MAX_LENGTH, Session
+from . import binding, blacklist, customization, limits, store, tokens
+from .models import Session
+from .requestinfo import client_ip as client_ip  # re-exported: it lived here
+from .requestinfo import user_agent
 from .revocation import revoke_session
 from .settings import jwt_settings
 from .signals import refresh_token_reused, session_created
@@ -103,10 +105,20 @@ def parse_refresh_token(token: Any) -> tuple[str, int]:
     return parts[0], int(parts[1])
 
 
-def issue_access_token(session_id: str, user_id: Any) -> tuple[str, int]:
-    """A signed access token for a session, and its lifetime in seconds."""
+def issue_access_token(
+    session_id: str, user_id: Any, extra: dict[str, Any] | None = None
+) -> tuple[str, int]:
+    """A signed access token for a session, and its lifetime in seconds.
+
+    ``extra`` holds checked, namespaced claims (``TOKEN_CLAIMS``); they never replace ours.
+    """
     lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
-    claims = {"sub": str(user_id), "sid": session_id, **tokens.standard_claims(lifetime)}
+    claims = {
+        **(extra or {}),
+        "sub": str(user_id),
+        "sid": session_id,
+        **tokens.standard_claims(lifetime),
+    }
     token = tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
     # A new jti cannot be blacklisted yet: saying so now spares its first request a query.
     blacklist.note_new_token(str(claims["jti"]), int(lifetime.total_seconds()))
@@ -124,19 +136,9 @@ def _state(session: Session) -> store.SessionState:
 
 
 def _pair(session: Session, refresh: str) -> TokenPair:
-    access, expires_in = issue_access_token(session.pk, session.user_id)
+    extra = customization.extra_claims(session)
+    access, expires_in = issue_access_token(session.pk, session.user_id, extra)
     return TokenPair(access, refresh, expires_in, session)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` set, from X-Forwarded-For."""
-    proxies = jwt_settings.NUM_PROXIES
-    if proxies:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies][:45] or None
-    return (request.META.get("REMOTE_ADDR") or "")[:45] or None
 
 
 def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
@@ -155,14 +157,13 @@ def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
         refreshed_at=now,
         expires_at=now + jwt_settings.REFRESH_TOKEN_LIFETIME,
         ip_address=client_ip(request) if request is not None else None,
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[
-            :USER_AGENT_MAX_LENGTH
-        ],
+        user_agent=user_agent(request),
     )
     refresh = new_refresh_token(session.pk, 0)
     session.refresh_hash = refresh_token_hash(refresh)
     session.save(force_insert=True)
     store.cache_session(_state(session))
+    limits.enforce_session_limit(session)
     session_created.send(sender=Session, session=session, request=request)
     return _pair(session, refresh)
 

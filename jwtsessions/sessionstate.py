@@ -23,7 +23,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from . import binding, localcache, sync
+from . import binding, localcache, redisclient, sync
 from .blacklist import blacklist_verdict
 from .cachehealth import CacheUnavailable, cache_call, cache_call_quietly, reads_allowed
 from .cachekeys import (
@@ -195,7 +195,8 @@ def check_session(session_id: str, subject: str, jti: str) -> SessionState:
     keys = [SESSION_KEY + session_id, CREDENTIAL_KEY + subject, SEEN_KEY + session_id]
     wanted = [*keys, BLACKLIST_KEY + jti]
     try:
-        cached: dict[str, Any] | None = cache_call(lambda c: c.get_many(wanted))
+        # From the primary: a replica may lag, and what is read here may enter the local copy.
+        cached: dict[str, Any] | None = cache_call(lambda c: redisclient.get_many(c, wanted))
     except CacheUnavailable:
         cached = None
 

@@ -127,7 +127,7 @@ def _apply_credential_change(
     revoke below listed the sessions) is refused anyway. A hash upgrade, or a change with
     ``REVOKE_SESSIONS_ON_PASSWORD_CHANGE`` off, re-binds the sessions to the new hash instead.
     """
-    from . import binding, sync
+    from . import binding, refusals, sync
     from .models import ApiKey
     from .revocation import revoke_api_keys, revoke_user_sessions
     from .settings import jwt_settings
@@ -157,15 +157,15 @@ def _apply_credential_change(
         sync.record("u", [user.pk], credential)
     writes = sync.writes_for("u", str(user.pk), credential)
     writes += [w for pid in key_ids for w in sync.writes_for("k", pid, "")]
-    sync.refuse(writes)
+    refusals.refuse(writes)
     if outer:
         # Again once committed: a fill that read the old row meanwhile must not stay behind.
-        transaction.on_commit(lambda: sync.refuse(writes, announce=False))
+        transaction.on_commit(lambda: refusals.refuse(writes, announce=False))
 
 
 def _refuse_sessions_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     # The cascade removes the rows; the log and the cache must hear of it, with the deletion.
-    from . import binding, sync
+    from . import binding, refusals, sync
     from .models import Session
 
     ids = list(Session.objects.filter(user_id=instance.pk).values_list("pk", flat=True))
@@ -176,7 +176,7 @@ def _refuse_sessions_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) 
     writes += sync.writes_for("u", str(instance.pk), credential)
     # Once the deletion commits (a rolled-back one refuses nothing); the log rows commit with
     # it, so a crash in between is still caught up by every process.
-    transaction.on_commit(lambda: sync.refuse(writes))
+    transaction.on_commit(lambda: refusals.refuse(writes))
 
 
 def connect_user_receivers() -> None:

@@ -11,16 +11,20 @@ The store was split by concern; this module only re-exports:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
-from . import sync
+from django.core.cache import BaseCache
+
+from . import localcache, refusals, sync
 from .blacklist import blacklist_verdict, listing_writes
 from .cachehealth import (
     CacheUnavailable,
     cache_call,
     cache_call_quietly,
     cache_write,
+    reads_allowed,
     reset_health,
 )
 from .cachekeys import (
@@ -67,6 +71,8 @@ __all__ = [
     "forget_session",
     "last_seen",
     "negative_ttl",
+    "reads_allowed",
+    "refuse_everywhere",
     "reset_health",
 ]
 
@@ -74,13 +80,29 @@ __all__ = [
 def cache_refusals(session_ids: Iterable[str], code: str = REVOKED) -> bool:
     """Refuse these sessions in the cache, in every process; ``False`` if the cache failed."""
     writes = [w for sid in session_ids for w in sync.writes_for("s", sid, code)]
-    return sync.refuse(writes) if writes else True
+    return refusals.refuse(writes) if writes else True
 
 
 def cache_api_key_refusals(public_ids: Iterable[str], code: str = "api_key_revoked") -> bool:
     writes = [w for pid in public_ids for w in sync.writes_for("k", pid, code)]
-    return sync.refuse(writes) if writes else True
+    return refusals.refuse(writes) if writes else True
 
 
 def cache_blacklisted(jti: str, expires_at: datetime) -> bool:
-    return sync.refuse(listing_writes(jti, expires_at))
+    return refusals.refuse(listing_writes(jti, expires_at))
+
+
+def refuse_everywhere(write: Callable[[BaseCache], Any]) -> bool:
+    """Run a refusal ``write`` on the cache, then make every process drop its per-process copy.
+
+    This process forgets its copy first, whatever the cache does. A failed write is not owed
+    here (it is an arbitrary callable): callers record what it enforces in the refusal log
+    (:func:`jwtsessions.sync.record`), from which every process replays it.
+    """
+    localcache.clear()
+
+    def run(cache: BaseCache) -> None:
+        write(cache)
+        localcache.announce(cache)
+
+    return cache_write(run)

@@ -1,7 +1,8 @@
 """Catching up with refusals committed to the database, whatever the cache did.
 
 Every revocation writes, in its own transaction, one :class:`~jwtsessions.models.RefusalLog`
-row per thing it refuses, then writes the refusal to the cache and announces it (so, with a
+row per thing it refuses (:func:`record`), then writes the refusal to the cache and announces it
+(:func:`jwtsessions.refusals.refuse`) (so, with a
 healthy cache, every process refuses before the revoking call returns). The log is the safety
 net: each process reads the rows it has not seen at most once per ``REVOCATION_SYNC_INTERVAL``,
 before it answers any request from the cache or from its per-process copy; when it finds any,
@@ -25,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ from django.core.cache import BaseCache
 from django.db.models import Q
 from django.utils import timezone
 
-from . import cachehealth, localcache
+from . import cachehealth
 from .cachekeys import (
     API_KEY_KEY,
     BLACKLIST_KEY,
@@ -71,6 +72,7 @@ class _State:
 
 
 _state = _State()
+_listeners: list[Callable[[], None]] = []
 
 
 def catch_up() -> bool:
@@ -118,7 +120,8 @@ def _scan(state: _State) -> None:
     state.vouched = True
     state.next_due = started + interval
     if writes:
-        localcache.clear()
+        for callback in _listeners:
+            callback()
         _owe(writes)
         _replay_pending()
 
@@ -211,25 +214,18 @@ def record(kind: str, subjects: Iterable[Any], code: str = "") -> None:
         RefusalLog.objects.bulk_create(rows)
 
 
-def refuse(writes: Sequence[Write], *, announce: bool = True) -> bool:
-    """Write refusals to the cache and make every process drop its per-process copy.
-
-    This process forgets its copy first, whatever the cache does. ``False`` when the cache
-    did not take them: this process then owes them (no cache read until they are written)
-    and every other process replays them from the log within the interval.
-    """
-    localcache.clear()
-
-    def run(cache: BaseCache) -> None:
-        apply(cache, writes)
-        if announce:
-            localcache.announce(cache)
-
-    if cachehealth.cache_write(run):
-        return True
+def owe(writes: Iterable[Write]) -> None:
+    """Remember refusals the cache did not take: written before this process reads it again."""
     with _state.lock:
         _owe(writes)
-    return False
+
+
+def on_refusals(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` whenever catching up finds refusals (the per-process copy registers
+    its ``clear`` here, so this module does not import it).
+    """
+    _listeners.append(callback)
+    return callback
 
 
 def _owe(writes: Iterable[Write]) -> None:

@@ -488,3 +488,187 @@ def test_user_admin_mixin_action_needs_the_session_permission(client, api):
     assert client.get(url).context["action_form"] is None
     confirm(client, url, "revoke_all_sessions_of_users", [victim.pk])
     assert whoami(api, body["access"]).status_code == 200
+
+
+# --- issue 10: who may issue a key, and with which scopes --------------------------------------
+
+
+def _key_adder(*extra_codenames):
+    """Staff holding "add API key" (plus ``extra_codenames``), and nothing else."""
+    staff = make_user(is_staff=True)
+    codenames = ["add_apikey", "view_apikey", *extra_codenames]
+    staff.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="jwtsessions", codename__in=codenames)
+    )
+    return get_user_model().objects.get(pk=staff.pk)  # fresh permission cache
+
+
+def test_issue10_finding2_staff_with_add_api_key_cannot_mint_keys_for_anyone_else(client, api):
+    superuser = make_user("root", is_staff=True, is_superuser=True)
+    victim = make_user("victim")
+    staff = _key_adder()
+    client.force_login(staff)
+
+    for owner in (superuser, victim):
+        response = client.post(
+            f"{API_KEYS}add/", {"name": "mine now", "user": str(owner.pk), "scopes": "[]"}
+        )
+        # Whatever the form was sent, a key (and a secret on the page) can only be the actor's.
+        assert not ApiKey.objects.filter(user=owner).exists()
+        for key in re.findall(r"key_([A-Za-z0-9]+)_[A-Za-z0-9]+", response.content.decode()):
+            assert ApiKey.objects.get(public_id=key).user == staff
+    # What staff without the permission may do: a key of their own, no owner field at all.
+    form = client.get(f"{API_KEYS}add/").context["adminform"].form
+    assert "user" not in form.fields
+    response = client.post(f"{API_KEYS}add/", {"name": "own key", "scopes": "items:read"})
+    assert response.status_code == 200
+    assert ApiKey.objects.get(name="own key").user == staff
+
+
+def test_issue10_finding2_the_permission_allows_others_but_never_a_superuser(client):
+    superuser = make_user("root", is_staff=True, is_superuser=True)
+    colleague = make_user("colleague")
+    staff = _key_adder("add_api_key_for_others")
+    client.force_login(staff)
+
+    refused = client.post(f"{API_KEYS}add/", {"name": "x", "user": str(superuser.pk)})
+    assert "user" in refused.context["adminform"].form.errors
+    assert not ApiKey.objects.filter(user=superuser).exists()
+    allowed = client.post(f"{API_KEYS}add/", {"name": "bot", "user": str(colleague.pk)})
+    assert allowed.status_code == 200
+    assert ApiKey.objects.get(name="bot").user == colleague
+    # A superuser may issue a superuser's key.
+    client.force_login(make_user("admin2", is_staff=True, is_superuser=True))
+    client.post(f"{API_KEYS}add/", {"name": "root key", "user": str(superuser.pk)})
+    assert ApiKey.objects.get(name="root key").user == superuser
+
+
+def grantable_by_staff_only(user):
+    """An ``API_KEY_SCOPES`` callable: staff may grant "admin", everyone "items:read"."""
+    return ["items:read", "admin"] if user.is_staff else ["items:read"]
+
+
+@override_settings(JWTSESSIONS={"API_KEY_SCOPES": "tests.test_admin.grantable_by_staff_only"})
+def test_issue10_finding4_admin_refuses_scopes_outside_api_key_scopes(client, operator):
+    owner = make_user()  # not staff: "admin" is not grantable to this owner
+    response = client.post(
+        f"{API_KEYS}add/", {"name": "x", "user": str(owner.pk), "scopes": '["items:read", "admin"]'}
+    )
+    assert response.status_code == 200
+    assert "scopes" in response.context["adminform"].form.errors
+    assert not ApiKey.objects.exists()
+    client.post(f"{API_KEYS}add/", {"name": "ok", "user": str(owner.pk), "scopes": "items:read"})
+    assert ApiKey.objects.get(name="ok").scopes == ["items:read"]
+
+
+@override_settings(JWTSESSIONS={"API_KEY_SCOPES": ["items:read", "items:write"]})
+def test_a_fixed_api_key_scopes_list_is_offered_as_checkboxes(client, operator):
+    owner = make_user()
+    html = client.get(f"{API_KEYS}add/").content.decode()
+    assert 'type="checkbox" name="scopes" value="items:write"' in html
+    refused = client.post(
+        f"{API_KEYS}add/", {"name": "x", "user": str(owner.pk), "scopes": "admin"}
+    )
+    assert "scopes" in refused.context["adminform"].form.errors
+    client.post(f"{API_KEYS}add/", {"name": "ok", "user": str(owner.pk), "scopes": ["items:read"]})
+    assert ApiKey.objects.get(name="ok").scopes == ["items:read"]
+
+
+def test_api_key_scopes_are_typed_one_per_line_and_shown_as_a_list(client, operator):
+    owner = make_user()
+    client.post(
+        f"{API_KEYS}add/",
+        {"name": "lines", "user": str(owner.pk), "scopes": "notes:read\r\nnotes:write\n"},
+    )
+    api_key = ApiKey.objects.get(name="lines")
+    assert api_key.scopes == ["notes:read", "notes:write"]
+    html = client.get(f"{API_KEYS}{api_key.pk}/change/").content.decode()
+    assert "<li><code>notes:read</code></li><li><code>notes:write</code></li>" in html
+
+
+def test_api_key_add_form_proposes_an_expiry_and_an_owner_autocomplete(client, operator):
+    response = client.get(f"{API_KEYS}add/")
+    form = response.context["adminform"].form
+    proposed = form.fields["expires_at"].initial
+    assert timedelta(days=89) < proposed - timezone.now() <= timedelta(days=90)
+    assert "admin-autocomplete" in response.content.decode()
+
+
+# --- issue 14: audit trail, Revoke buttons, confirmation lists ---------------------------------
+
+
+def test_admin_revocation_writes_a_log_entry_naming_the_acting_user(client, operator, api):
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    alice = make_user("alice")
+    body = login(api, alice)
+    confirm(client, SESSIONS, "revoke_selected", [body["session_id"]], reason="incident 9")
+
+    entry = LogEntry.objects.get(object_id=body["session_id"])
+    assert entry.user == operator
+    assert entry.action_flag == CHANGE
+    assert "incident 9" in entry.get_change_message()
+    assert "of alice" in entry.object_repr
+    session = Session.objects.get(pk=body["session_id"])
+    assert session.revoked_by == operator
+    # History and Recent actions show it; the change page says who revoked.
+    history = client.get(f"{SESSIONS}{quote(session.pk)}/history/").content.decode()
+    assert "operator" in history
+    assert "incident 9" in history
+    assert f"session {session.pk[:8]}… of alice" in client.get("/admin/").content.decode()
+    change = client.get(f"{SESSIONS}{quote(session.pk)}/change/").content.decode()
+    assert "Revoked by" in change
+    assert ">operator<" in change
+
+
+def test_revoke_button_on_change_pages_confirms_with_the_listed_objects(client, operator, api):
+    alice = make_user("alice")
+    body = login(api, alice)
+    api_key, key = create_api_key(alice, "ci")
+    for url, obj_label in [
+        (f"{SESSIONS}{quote(body['session_id'])}/", f"session {body['session_id'][:8]}… of alice"),
+        (f"{API_KEYS}{api_key.pk}/", f"ci ({api_key.public_id})"),
+    ]:
+        change = client.get(url + "change/").content.decode()
+        assert f'href="{url}revoke/"' in change
+        page = client.get(url + "revoke/").content.decode()
+        assert "This revokes 1" in page
+        assert f">{obj_label}</a>" in page
+        done = client.post(url + "revoke/", {"post": "yes", "reason": "button"})
+        assert done.status_code == 302
+        assert done["Location"] == url + "change/"
+        assert "revoke/" not in client.get(url + "change/").content.decode()
+    assert whoami(api, body["access"]).json()["code"] == "session_revoked"
+    assert service_token(api, key).json()["code"] == "api_key_revoked"
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_by == operator
+
+
+def test_confirmation_lists_the_first_objects_then_and_n_more(client, operator, api):
+    from jwtsessions.admin.confirmation import LISTED_OBJECTS
+
+    users = [make_user(f"user{i}") for i in range(3)]
+    now = timezone.now()
+    Session.objects.bulk_create(
+        Session(user=users[i % 3], expires_at=now + timedelta(days=1), refresh_hash="0" * 64)
+        for i in range(LISTED_OBJECTS + 5)
+    )
+    pks = list(Session.objects.values_list("pk", flat=True))
+    html = act(client, SESSIONS, "revoke_selected", pks).content.decode()
+    assert f"This revokes {LISTED_OBJECTS + 5} sessions of 3 users." in html
+    assert html.count("jwtsessions-affected") == 1
+    assert len(re.findall(r'<li><a href="/admin/jwtsessions/session/[^"]+/change/">', html)) == (
+        LISTED_OBJECTS
+    )
+    assert "and 5 more sessions" in html
+    assert "of user0" in html
+
+
+def test_session_titles_and_labels_name_the_user(client, operator, api):
+    body = login(api, make_user("alice"), REMOTE_ADDR="203.0.113.9")
+    html = client.get(f"{SESSIONS}{quote(body['session_id'])}/change/").content.decode()
+    assert f"session {body['session_id'][:8]}… of alice" in html
+    assert "IP address" in html
+    # Exact search: by session id and by IP address too.
+    for term in (body["session_id"], "203.0.113.9", "ALICE"):
+        found = client.get(SESSIONS, {"q": term}).context["cl"].result_list
+        assert [s.pk for s in found] == [body["session_id"]], term

@@ -9,7 +9,8 @@ import os
 from datetime import timedelta
 
 DEBUG = False
-SECRET_KEY = "bench-only-" + "s3cr3t-" * 8  # a throwaway key for a throwaway database
+# Throwaway and random: check E008 refuses guessable keys.
+SECRET_KEY = "A0wAKzIVV9wk46Mxh5WPVxAq9POjbCG-2F90Vxmw8SieIOUWJt41vunKFG_74Rr9"
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"  # Django would otherwise set the process TZ to America/Chicago

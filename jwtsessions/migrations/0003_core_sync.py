@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jwtsessions", "0001_initial"),
+        ("jwtsessions", "0002_admin"),
     ]
 
     operations = [

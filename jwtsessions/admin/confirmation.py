@@ -1,0 +1,230 @@
+"""The confirmation page every revocation shows before it acts, and the act itself.
+
+Like Django's delete page, it lists what it will touch (capped) before asking; once confirmed
+it revokes through :mod:`jwtsessions.revocation` with the operator as ``actor``, writes one
+``LogEntry`` per revoked object (History and Recent actions) and says whether the cache took
+every refusal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+
+from ..models import REASON_MAX_LENGTH
+from ..revocation import track_cache_writes
+from ..settings import jwt_settings
+from .common import DEFAULT_REASON, plural
+
+CONFIRMATION_TEMPLATE = "admin/jwtsessions/revoke_confirmation.html"
+# How many affected objects the confirmation page names before "and N more".
+LISTED_OBJECTS = 20
+# Objects loaded per query when writing LogEntry rows, so a huge revocation stays bounded.
+LOG_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What an action is about to revoke.
+
+    ``targets`` is the queryset of the affected objects (still active); ``perform(reason,
+    actor)`` revokes them and returns the primary keys it revoked.
+    """
+
+    targets: QuerySet[Any]
+    noun: str
+    perform: Callable[[str, Any], Sequence[Any]]
+
+
+def _describe(items: int, users: int, noun: str) -> str:
+    return f"{plural(items, noun)} of {plural(users, 'user')}"
+
+
+def _user_count(queryset: QuerySet[Any]) -> int:
+    return queryset.order_by().values("user_id").distinct().count()
+
+
+def _change_url(modeladmin: admin.ModelAdmin[Any], obj: Model) -> str | None:
+    opts = obj._meta
+    try:
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=(quote(obj.pk),),
+            current_app=modeladmin.admin_site.name,
+        )
+    except NoReverseMatch:
+        return None
+
+
+def _listed(modeladmin: admin.ModelAdmin[Any], targets: QuerySet[Any]) -> list[dict[str, Any]]:
+    rows = targets.select_related("user")[:LISTED_OBJECTS]
+    return [{"label": str(obj), "url": _change_url(modeladmin, obj)} for obj in rows]
+
+
+def log_revocations(request: HttpRequest, model: type[Model], pks: Sequence[Any], why: str) -> None:
+    """One ``LogEntry`` (a change, by ``request.user``) per revoked object, in bounded batches."""
+    message = f"Revoked ({why})."
+    for start in range(0, len(pks), LOG_BATCH):
+        batch = list(
+            model._default_manager.filter(pk__in=pks[start : start + LOG_BATCH]).select_related(
+                "user"
+            )
+        )
+        if batch:
+            LogEntry.objects.log_actions(
+                user_id=cast(Any, request.user).pk,
+                queryset=batch,
+                action_flag=CHANGE,
+                change_message=message,
+            )
+
+
+def report_cache(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, cache_ok: bool) -> None:
+    """Warn when the cache missed a refusal: the database holds it, enforced within the bound."""
+    if not cache_ok:
+        modeladmin.message_user(
+            request,
+            "The cache could not be updated. The revocation is saved in the database and every "
+            "process enforces it within REVOCATION_SYNC_INTERVAL "
+            f"({jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds():g} s).",
+            messages.WARNING,
+        )
+
+
+def confirm_then(
+    modeladmin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    revocation: Revocation,
+    *,
+    title: str,
+) -> TemplateResponse | None:
+    """Show the confirmation page; once confirmed (``post=yes``), revoke and report.
+
+    Returns ``None`` after acting, which sends the browser back where it came from.
+    """
+    targets = revocation.targets
+    if request.POST.get("post") == "yes":
+        reason = request.POST.get("reason", "").strip() or DEFAULT_REASON
+        users = _user_count(targets)
+        with track_cache_writes() as report:
+            revoked = revocation.perform(reason, request.user)
+        log_revocations(request, targets.model, revoked, f"reason: {reason}")
+        modeladmin.message_user(
+            request,
+            f"Revoked {_describe(len(revoked), users, revocation.noun)}.",
+            messages.SUCCESS,
+        )
+        report_cache(modeladmin, request, report.cache_ok)
+        return None
+    items = targets.count()
+    listed = _listed(modeladmin, targets) if items else []
+    if items:
+        summary = f"This revokes {_describe(items, _user_count(targets), revocation.noun)}."
+    else:
+        summary = f"Nothing to revoke: the selection has no active {revocation.noun}s."
+    selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "summary": summary,
+        "affected": items,
+        "listed": listed,
+        "more": max(items - len(listed), 0),
+        "noun_plural": plural(2, revocation.noun).split(" ", 1)[1],
+        "action": request.POST.get("action", ""),
+        "select_across": request.POST.get("select_across") == "1",
+        "selected": selected,
+        "first_pk": selected[0] if selected else "",
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "reason_max_length": REASON_MAX_LENGTH,
+        "default_reason": DEFAULT_REASON,
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, CONFIRMATION_TEMPLATE, context)
+
+
+def can_revoke_sessions(request: HttpRequest) -> bool:
+    return request.user.has_perm("jwtsessions.change_session")
+
+
+if TYPE_CHECKING:
+    _MixinBase = admin.ModelAdmin[Any]
+else:
+    _MixinBase = object
+
+
+class RevokeButtonMixin(_MixinBase):
+    """A Revoke button on the change page (beside History) and its ``<pk>/revoke/`` page.
+
+    The page is the changelist action's own confirmation for that one object; once confirmed
+    it returns to the change page, which then shows who revoked and why. A model admin using
+    it defines :meth:`can_revoke` and :meth:`revoke_queryset`.
+    """
+
+    change_form_template = "admin/jwtsessions/change_form_revoke.html"
+
+    def can_revoke(self, request: HttpRequest) -> bool:
+        raise NotImplementedError
+
+    def revoke_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        raise NotImplementedError
+
+    def _url(self, name: str, pk: Any) -> str:
+        opts = self.model._meta
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_{name}",
+            args=(quote(pk),),
+            current_app=self.admin_site.name,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        revoke = path(
+            "<path:object_id>/revoke/",
+            self.admin_site.admin_view(self.revoke_view),
+            name=f"{opts.app_label}_{opts.model_name}_revoke",
+        )
+        return [revoke, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        pk = unquote(object_id)
+        if self.can_revoke(request):
+            active = self.model._default_manager.filter(pk=pk, revoked_at__isnull=True)
+            with contextlib.suppress(ValueError, ValidationError):  # a malformed id: no button
+                if active.exists():
+                    context["revoke_url"] = self._url("revoke", pk)
+        return super().change_view(request, object_id, form_url, context)
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(f"No {self.model._meta.verbose_name} with this id.")
+        if not self.can_revoke(request):
+            raise PermissionDenied
+        response = self.revoke_queryset(request, self.model._default_manager.filter(pk=obj.pk))
+        if response is not None:
+            return response
+        return HttpResponseRedirect(self._url("change", obj.pk))
