@@ -26,6 +26,7 @@ from . import (
     customization,
     scopes,
     sessions,
+    simplejwt_migration,
     store,
     throttling,
     tokens,
@@ -201,7 +202,10 @@ class RefreshView(JWTSessionsView):
         if not token:
             raise refuse(request, "refresh_invalid")
         try:
-            pair = sessions.rotate(token, request._request)
+            if simplejwt_migration.accepts(token):
+                pair = simplejwt_migration.exchange(token, request._request)
+            else:
+                pair = sessions.rotate(token, request._request)
         except store.Refusal as exc:
             raise refuse(request, exc.code) from None
         return _token_response(pair, with_cookies=with_cookies)

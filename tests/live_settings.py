@@ -1,31 +1,23 @@
-"""The suite's settings for a live gunicorn started by a test, plus a password-check counter.
+"""Settings of the live server and second processes the fault tests start (tests/faults.py).
 
-The test passes ``DATABASE_URL`` (its own test database) and ``REDIS_URL`` (its private Redis)
-in the environment. Every password verification increments ``COUNTER_KEY`` in that Redis: the
-test counts real password checks, independently of what the views answer or which signals run.
+The database, the cache and ``JWTSESSIONS`` come from the environment as JSON, so each scenario
+points its processes at its own proxied Redis, replica or Sentinel topology.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
-from django.contrib.auth.hashers import Argon2PasswordHasher
-
 from tests.settings import *  # noqa: F403
 
-COUNTER_KEY = "live-tests:password-checks"
+ROOT_URLCONF = "tests.live_urls"
+MIDDLEWARE = ["tests.live_urls.worker_pid_header", *MIDDLEWARE]  # noqa: F405
+WSGI_APPLICATION = "tests.live_wsgi.application"
 
-
-class CountingArgon2PasswordHasher(Argon2PasswordHasher):
-    """Argon2, counting each verification in Redis (same algorithm name: reads the same hashes)."""
-
-    def verify(self, password: str, encoded: str) -> bool:
-        import redis
-
-        redis.Redis.from_url(os.environ["REDIS_URL"]).incr(COUNTER_KEY)
-        return bool(super().verify(password, encoded))
-
-
-PASSWORD_HASHERS = ["tests.live_settings.CountingArgon2PasswordHasher"]
-JWTSESSIONS: dict[str, Any] = {"NUM_PROXIES": 1}  # two "clients" on loopback, by X-Forwarded-For
+DATABASES = {"default": json.loads(os.environ["LIVE_DATABASE"])}
+CACHES = {"default": json.loads(os.environ["LIVE_CACHE"])}
+JWTSESSIONS: dict[str, Any] = json.loads(os.environ.get("LIVE_JWTSESSIONS") or "{}")
+# Fast hashing: these processes create users in the hot loop of a soak.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -26,7 +26,7 @@ import redis
 from django.db import connection
 
 from tests.factories import DEFAULT_PASSWORD, make_user
-from tests.live_settings import COUNTER_KEY
+from tests.live_burst_settings import COUNTER_KEY
 from tests.services import free_port, redis_url, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def live_gunicorn() -> Iterator[int]:
     port = free_port()
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.live_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.live_burst_settings",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": redis_url(),
     }
