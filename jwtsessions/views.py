@@ -429,9 +429,13 @@ def _reauthenticate(request: Request, password: Any) -> None:
     username = str(user.get_username())
     address = sessions.client_ip(request)
     wait = throttling.attempt(username, address)
+    credentials = {"username": username, "password": password}
     if wait is not None:
+        conventions.send_login_failed(request._request, credentials)
         raise TooManyAttempts(wait)
     if not user.check_password(password):
+        # A failed login to everything that listens (django-axes, audit logs), password masked.
+        conventions.send_login_failed(request._request, credentials)
         raise ReauthenticationRequired()
     throttling.succeeded(username, address)
 

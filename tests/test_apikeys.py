@@ -573,11 +573,25 @@ def test_finding_3_creating_a_key_needs_the_current_password(client, password):
 
 @override_settings(JWTSESSIONS={"LOGIN_FAILURE_LIMIT": 3})
 def test_finding_3_wrong_passwords_count_as_failed_logins(client):
+    from django.contrib.auth.signals import user_login_failed
+
     user = make_user()
     auth = bearer(login(client, user, REMOTE_ADDR="10.7.7.7")["access"])
-    for _ in range(3):
-        r = _create(client, auth, password="guess", address="10.7.7.7")
-        assert r.status_code == 403
+    failed: list[dict[str, Any]] = []
+
+    def record(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> None:
+        failed.append(credentials)
+
+    user_login_failed.connect(record)
+    try:
+        for _ in range(3):
+            r = _create(client, auth, password="guess", address="10.7.7.7")
+            assert r.status_code == 403
+    finally:
+        user_login_failed.disconnect(record)
+    assert len(failed) == 3
+    assert failed[0]["username"] == user.username
+    assert "guess" not in str(failed)
     # Throttled now, the right password included; and so is login from that address.
     r = _create(client, auth, password=DEFAULT_PASSWORD, address="10.7.7.7")
     assert r.status_code == 429
