@@ -26,7 +26,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
-EXTRAS = {"demo": "argon2", "test": "test,browser,lint"}
+EXTRAS = {"demo": "argon2,openapi", "test": "test,browser,lint"}
 
 
 def ensure_environment(extras: str) -> None:

@@ -16,6 +16,7 @@ then only as wide as one process: run one process, or set ``REDIS_URL``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The API's documentation (Swagger UI at /api/docs/) when drf-spectacular is installed
+# (`pip install -e ".[openapi]"`): served from this project's static files, no CDN.
+OPENAPI = importlib.util.find_spec("drf_spectacular") is not None
+if OPENAPI:
+    INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+
 ROOT_URLCONF = "example_project.urls"
 WSGI_APPLICATION = "example_project.wsgi.application"
 
@@ -164,6 +171,17 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["jwtsessions.authentication.JWTSessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "jwtsessions.exceptions.exception_handler",
+}
+if OPENAPI:
+    REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "django-jwtsessions example",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 JWTSESSIONS = {

@@ -12,8 +12,12 @@ A key reads ``<API_KEY_PREFIX>_<public id>_<secret><checksum>``:
 The server keeps the public id and a SHA-256 digest of the secret; see :class:`KeyCodec` for
 why a plain digest and not a pepper or a password hasher.
 
-Lookup follows :mod:`jwtsessions.store`: one ``get_many`` per request (the key's entry and its
-"last seen" stamp); on a miss or an outage the database answers and, on a miss, fills the cache.
+Lookup follows :mod:`jwtsessions.store`: a key or service token this process accepted moments
+ago is answered from its per-process copy (:mod:`jwtsessions.localcache`: no cache call, no
+query); otherwise one ``get_many`` on the primary (the key's entry and its "last seen" stamp);
+on a miss or an outage the database answers and, on a miss, fills the cache. Every change to a
+key or its owner (revocation, edit, deletion, deactivation) is announced, so every process drops
+its copy before the changing call returns.
 ``last_used_at`` is never written by authentication: the request stores a timestamp in the
 cache at most once per ``LAST_USED_INTERVAL``, and :func:`persist_last_used` copies those stamps
 to the database when keys are listed (or from a periodic job).
@@ -37,7 +41,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from . import store, tokens
+from . import localcache, redisclient, store, tokens
 from .models import ApiKey
 from .settings import jwt_settings
 
@@ -213,13 +217,23 @@ class ServiceTokenAuth(ScopedCredential):
 Entry = tuple[Any, ...]
 
 
+_ROW = ("digest", "user_id", "expires_at", "scopes", "revoked_at", "user__is_active")
+
+
 def _load(public_id: str) -> Entry:
     """The key's cache entry, built from the database (one query)."""
-    row = (
-        ApiKey.objects.filter(public_id=public_id)
-        .values_list("digest", "user_id", "expires_at", "scopes", "revoked_at", "user__is_active")
-        .first()
-    )
+    row = ApiKey.objects.filter(public_id=public_id).values_list(*_ROW).first()
+    return _entry_of(row)
+
+
+def _load_many(public_ids: list[str]) -> dict[str, Entry]:
+    """Cache entries of several keys (one query); a missing row is ``api_key_invalid``."""
+    rows = ApiKey.objects.filter(public_id__in=public_ids).values_list("public_id", *_ROW)
+    found = {row[0]: _entry_of(row[1:]) for row in rows}
+    return {p: found.get(p, ("", "api_key_invalid")) for p in public_ids}
+
+
+def _entry_of(row: Any) -> Entry:
     if row is None:
         return ("", "api_key_invalid")
     digest, user_id, expires_at, scopes, revoked_at, is_active = row
@@ -269,40 +283,65 @@ def _state_from(public_id: str, entry: Any, secret: str | None) -> KeyState:
     return KeyState(public_id, str(user_id), int(expires), tuple(scopes))
 
 
-def _record_seen(public_id: str, seen: Any, now: int) -> None:
+def _record_seen(public_id: str, seen: Any, now: int) -> int:
+    """Stamp the key's last use at most once per ``LAST_USED_INTERVAL``; the stamp in force."""
     interval = jwt_settings.LAST_USED_INTERVAL.total_seconds()
     if isinstance(seen, int) and now - seen < interval:
-        return
+        return seen
     key = LAST_USED_KEY + public_id
     store.cache_call_quietly(lambda c: c.set(key, now, LAST_USED_TTL))
+    return now
+
+
+def _local_copy_usable() -> bool:
+    # As for sessions: not while this process is in a cache outage (its copy may predate it).
+    return store._health.outage_since is None
+
+
+def _remember(local_key: tuple[str, ...], entry: Entry, generation: int, now: float) -> None:
+    """Keep a usable entry (read from the primary or the database) in the per-process copy."""
+    valid_until = now + jwt_settings.SESSION_CACHE_TTL.total_seconds()
+    localcache.remember(local_key, entry, valid_until, generation)
 
 
 def check_api_key(raw_key: Any) -> KeyState:
     """Authenticate a presented key, or raise :class:`store.Refusal`.
 
-    A malformed key or a bad checksum is refused before any cache call or query. A warm cache
-    answers with one ``get_many`` and no query; a cold or unreachable cache costs one query.
+    A malformed key or a bad checksum is refused before any cache call or query. A key this
+    process accepted moments ago costs no cache call and no query (the digest is still checked);
+    otherwise one ``get_many`` and no query; a cold or unreachable cache costs one query.
     Never writes to the database.
     """
     parsed = codec.parse(raw_key)
     if parsed is None:
         raise store.Refusal("api_key_invalid")
     public_id, secret = parsed
+    now = time.time()
+    local_key = ("k", public_id)
+    generation = -1
+    if _local_copy_usable():
+        local, generation = localcache.get(local_key, now)
+        # (entry, last seen): the full path runs again once per LAST_USED_INTERVAL to stamp it.
+        if local is not None and now - local[1] < jwt_settings.LAST_USED_INTERVAL.total_seconds():
+            return _state_from(public_id, local[0], secret)
     entry, cached = _fetch(public_id, [LAST_USED_KEY + public_id])
     state = _state_from(public_id, entry, secret)
     if cached is not None:
-        _record_seen(public_id, cached.get(LAST_USED_KEY + public_id), int(time.time()))
+        seen = _record_seen(public_id, cached.get(LAST_USED_KEY + public_id), int(now))
+        if generation >= 0:
+            _remember(local_key, (entry, seen), generation, now)
     return state
 
 
 def _fetch(public_id: str, extra_keys: list[str]) -> tuple[Entry, dict[str, Any] | None]:
-    """The key's entry and ``extra_keys`` in one ``get_many``; the database on a miss.
-
-    The second value is the ``get_many`` result, or ``None`` when the cache is unavailable.
+    """The key's entry and ``extra_keys`` in one ``get_many`` on the primary; the database on a
+    miss. The second value is the ``get_many`` result, or ``None`` when the cache is unavailable.
     """
     key = store.API_KEY_KEY + public_id
     try:
-        cached: dict[str, Any] | None = store.cache_call(lambda c: c.get_many([key, *extra_keys]))
+        cached: dict[str, Any] | None = store.cache_call(
+            lambda c: redisclient.get_many(c, [key, *extra_keys])
+        )
     except store.CacheUnavailable:
         cached = None
     entry = cached.get(key) if cached is not None else None
@@ -320,10 +359,21 @@ def check_service_token(public_id: str, jti: str) -> KeyState:
     revoked, expired or deleted, or its owner inactive (the key's code): revoking a key ends
     the service tokens it issued on the next request.
     """
+    now = time.time()
+    local_key = ("t", public_id, jti)
+    generation = -1
+    if _local_copy_usable():
+        local, generation = localcache.get(local_key, now)
+        if local is not None:
+            # Accepted moments ago; a blacklisting or a change to the key since was announced
+            # and would have emptied the copy. Expiry is checked again.
+            return _state_from(public_id, local, None)
     entry, cached = _fetch(public_id, [store.BLACKLIST_KEY + jti, store.BLACKLIST_LOADED_KEY])
     state = _state_from(public_id, entry, None)
     if store.blacklist_verdict(jti, cached):
         raise store.Refusal("token_revoked")
+    if cached is not None and generation >= 0:
+        _remember(local_key, entry, generation, now)
     return state
 
 
@@ -439,17 +489,43 @@ def is_valid_scope(scope: Any) -> bool:
 
 
 def forget(public_ids: Iterable[str]) -> None:
-    """Drop cached entries so the next request reads the database (after an edit)."""
+    """Drop cached entries so the next request reads the database (after an edit), and make
+    every process drop its per-process copy before returning.
+    """
     keys = [store.API_KEY_KEY + p for p in public_ids]
     if keys:
-        store.cache_call_quietly(lambda c: c.delete_many(keys))
+        store.refuse_everywhere(lambda c: c.delete_many(keys))
+
+
+def refresh(public_ids: Iterable[str]) -> None:
+    """After a committed change: write each key's refusal as the database now says it (``set``,
+    so a stale "usable" written meanwhile by a racing read is overwritten), drop the usable
+    ones (never ``set`` a usable entry: it could overwrite a newer refusal), and announce.
+    """
+    ids = list(public_ids)
+    if not ids:
+        return
+    refused = {
+        store.API_KEY_KEY + public_id: entry
+        for public_id, entry in _load_many(ids).items()
+        if entry[0] == ""
+    }
+    usable = [store.API_KEY_KEY + p for p in ids if store.API_KEY_KEY + p not in refused]
+
+    def write(cache: Any) -> None:
+        if refused:
+            cache.set_many(refused, store.negative_ttl())
+        if usable:
+            cache.delete_many(usable)
+
+    store.refuse_everywhere(write)
 
 
 def _forget_now_and_after_commit(public_ids: list[str]) -> None:
-    # Now, for this request's later reads; after commit, in case another request re-cached the
-    # old row between the two.
+    # Now, for this request's later reads; after commit, from the committed rows, in case
+    # another request re-cached the old row between the two.
     forget(public_ids)
-    transaction.on_commit(lambda: forget(public_ids))
+    transaction.on_commit(lambda: refresh(public_ids))
 
 
 def _on_api_key_saved(sender: Any, instance: ApiKey, created: bool, **kwargs: Any) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class JWTSessionsConfig(AppConfig):
@@ -13,5 +13,8 @@ class JWTSessionsConfig(AppConfig):
         from . import apikeys, checks, signals
 
         checks.register()
+        if apps.is_installed("drf_spectacular"):
+            # The OpenAPI extensions register themselves on import; only with drf-spectacular.
+            from . import openapi  # noqa: F401
         signals.connect_user_receivers()
         apikeys.connect_receivers()

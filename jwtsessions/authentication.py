@@ -158,6 +158,8 @@ class JWTSessionAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, SessionAuth] | None:
         token = header_credential(request, self.keyword)
         from_cookie = False
+        if token is not None and _left_to_another_class(request, token, tokens.SERVICE_TOKEN_TYPE):
+            return None
         if token is None:
             cookie_name = jwt_settings.AUTH_COOKIE
             token = request.COOKIES.get(cookie_name) if cookie_name else None
@@ -217,10 +219,32 @@ def _declared_type(token: str) -> str | None:
         return None
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     typ = header.get("typ") if isinstance(header, dict) else None
     return typ if isinstance(typ, str) else None
+
+
+def _lists(request: Any, kind: type[BaseAuthentication]) -> bool:
+    """Whether the view authenticating ``request`` also lists a class of ``kind``."""
+    return any(isinstance(a, kind) for a in getattr(request, "authenticators", None) or ())
+
+
+def _left_to_another_class(request: Any, token: str, other_type: str) -> bool:
+    """Whether a bearer token declares ``other_type`` and a listed class handles that type.
+
+    Both bearer classes share the ``Bearer`` scheme, so each looks at the unverified ``typ``
+    before verifying anything: a token of the other kind is "not mine" (``None``) when the
+    other class is listed, whatever the order; alone, a class refuses it (``token_invalid``).
+    """
+    if _declared_type(token) != other_type:
+        return False
+    handler = (
+        ServiceTokenAuthentication
+        if other_type == tokens.SERVICE_TOKEN_TYPE
+        else JWTSessionAuthentication
+    )
+    return _lists(request, handler)
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -266,7 +290,7 @@ class ServiceTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, apikeys.ServiceTokenAuth] | None:
         token = header_credential(request, self.keyword)
-        if token is None or _declared_type(token) == tokens.ACCESS_TOKEN_TYPE:
+        if token is None or _left_to_another_class(request, token, tokens.ACCESS_TOKEN_TYPE):
             return None
         try:
             claims = tokens.decode(

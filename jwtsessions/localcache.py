@@ -1,76 +1,76 @@
-"""A per-process copy of recently accepted sessions, dropped the moment anything is revoked.
+"""A per-process copy of credentials accepted moments ago, dropped the moment anything is revoked.
 
-One Redis round trip per request is most of what a revocable token costs over a stateless one.
-This module lets a process skip it for a session it accepted moments ago, without giving up
-immediate revocation:
+One Redis round trip per request is most of what a revocable credential costs over a stateless
+one. This module lets a process skip it for a session, API key or service token it accepted
+moments ago, without giving up immediate revocation:
 
-* Every process holds one extra Redis connection subscribed to an invalidation channel.
-* Whatever revokes (:mod:`jwtsessions.revocation` through :mod:`jwtsessions.store`) clears this
-  process's copy, writes the refusal to Redis, publishes on the channel, then makes one more
-  round trip. Redis writes a published message to every subscriber's socket before it serves
-  the publisher's next command, so when the revoking call returns, the message already sits in
-  every subscriber's socket buffer.
+* Every process holds one extra Redis connection, made by the cache's own pool, subscribed to an
+  invalidation channel (:mod:`jwtsessions.subscriber`).
+* Whatever revokes or changes a credential (sessions, blacklist, API keys, their owners) clears
+  this process's copy, writes the cache, publishes on the channel, then makes one more round
+  trip. Redis writes a published message to every subscriber's socket before it serves the
+  publisher's next command, so when the revoking call returns, the message already sits in every
+  subscriber's socket buffer.
 * Before answering from its copy, a process polls that socket (one non-blocking syscall). Any
   message, a closed connection or an error clears the whole copy. A request that finds the
   message waiting asks Redis, which already holds the refusal.
+* The copy is trusted only while the subscription is *proven* live: a ``PING`` sent on it at most
+  :data:`LIVENESS_WINDOW` ago has been answered (see :mod:`jwtsessions.subscriber`). A frozen or
+  unreachable Redis, or a blackholed link, stops every process from answering from its copy
+  within that window, and an unanswered ``PING`` makes it resubscribe.
+* :func:`jwtsessions.sync.catch_up` runs first: a process that cannot vouch for having applied
+  the refusals committed to the database does not use its copy.
 
-So no request that starts after a revoking call has returned is admitted from a stale copy, in
-any process that shares the cache. The copy is used only while the subscription is known to be
-live and the cache is healthy; entries also expire after ``SESSION_CACHE_TTL`` like the Redis
-ones. It needs a Redis cache (django-redis or Django's own); with any other backend, or with
-``LOCAL_CACHE_SIZE = 0``, it is off and every request asks the cache.
+The copy needs a Redis cache (django-redis or Django's own); with any other backend, or with
+``LOCAL_CACHE_SIZE = 0``, it is off and every request asks the cache. Entries are never older
+than ``SESSION_CACHE_TTL``, and only what the primary (or the database) said is ever kept.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import logging
 import os
-import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Hashable
 from typing import Any
 
 from django.core.cache import BaseCache, caches
 
+from . import redisclient, sync
 from .settings import jwt_settings
+from .subscriber import Subscriber
 
-logger = logging.getLogger("jwtsessions.store")
+logger = logging.getLogger("jwtsessions.localcache")
 
 CHANNEL = "jws:invalidate"
+# The copy is used only while the subscription answered a PING sent at most this long ago
+# (seconds; never more than REVOCATION_SYNC_INTERVAL).
+LIVENESS_WINDOW = 1.0
+# An unanswered PING this old means the link is dead: resubscribe.
+DEAD_AFTER = 5.0
 
-# (session id, jti) -> (user id, expires_at, refreshed_at, last seen, valid until)
+# A session entry: (user id, expires_at, refreshed_at, last seen, valid until).
 Entry = tuple[str, int, int, int, float]
 
 
-class _Subscription:
-    """The invalidation channel, as seen by this process."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.entries: dict[tuple[str, str], Entry] = {}
-        self.connection: Any = None
-        self.readable: Callable[[], bool] | None = None
-        self.pid = os.getpid()
-        self.retry_at = 0.0
-        self.channel = CHANNEL
-        # Bumped whenever entries are dropped: a put() based on an older read is ignored.
-        self.generation = 0
-
-
-_sub = _Subscription()
+@dataclasses.dataclass
+class _State:
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    # key -> (value, valid until as a time.time() stamp)
+    entries: dict[Hashable, tuple[Any, float]] = dataclasses.field(default_factory=dict)
+    subscriber: Subscriber | None = None
+    pid: int = dataclasses.field(default_factory=os.getpid)
+    retry_at: float = 0.0
+    # Bumped whenever entries are dropped: a remember() based on an older read is ignored.
+    generation: int = 0
+    # Why the copy is off in this process (``None`` while it works or was never tried).
+    failure: str | None = None
 
 
-def _redis_client(cache: BaseCache) -> Any:
-    """The redis-py client behind a Redis cache backend, or ``None``."""
-    client = getattr(cache, "client", None)  # django-redis
-    if client is not None and hasattr(client, "get_client"):
-        return client.get_client(write=True)
-    inner = getattr(cache, "_cache", None)  # django.core.cache.backends.redis
-    if inner is not None and hasattr(inner, "get_client"):
-        return inner.get_client(None, write=True)
-    return None
+_state = _State()
+_sub = _state  # the earlier name, read by bench/revocation_delay.py
 
 
 def _channel(cache: BaseCache) -> str:
@@ -78,120 +78,156 @@ def _channel(cache: BaseCache) -> str:
     return cache.make_key(CHANNEL)
 
 
+def _window() -> float:
+    return min(LIVENESS_WINDOW, jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds())
+
+
+def describe(exc: BaseException) -> str:
+    """An error's type and first line, without anything that looks like a URL's credentials."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    if "@" in text or "://" in text:
+        text = ""  # a connection URL may carry a password
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _forget_entries() -> None:
-    _sub.entries.clear()
-    _sub.generation += 1
+    _state.entries.clear()
+    _state.generation += 1
 
 
-def _drop_connection() -> None:
-    connection, _sub.connection, _sub.readable = _sub.connection, None, None
+def _drop_subscriber() -> None:
+    subscriber, _state.subscriber = _state.subscriber, None
     _forget_entries()
-    if connection is not None:
-        # Already broken, or fine to close; redis-py only shuts the socket down in the
-        # process that opened it.
-        with contextlib.suppress(Exception):
-            connection.disconnect()
+    if subscriber is not None:
+        subscriber.close()
 
 
-def _poller(sock: Any) -> Callable[[], bool]:
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-        return lambda: bool(poller.poll(0))
-    return lambda: bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
-
-
-def _subscribe() -> bool:
-    """Open the subscriber connection and wait for Redis to confirm the subscription."""
+def _subscribe() -> Subscriber | None:
     cache = caches[jwt_settings.CACHE_ALIAS]
-    client = _redis_client(cache)
+    client = redisclient.client_for(cache)
     if client is None:
-        _sub.retry_at = float("inf")  # not a Redis cache: never try again with this config
+        _state.retry_at = float("inf")  # not a Redis cache: never try again with this config
+        _state.failure = "the cache is not a Redis cache"
+        return None
+    subscriber = Subscriber(client.connection_pool, _channel(cache))
+    subscriber.open()
+    return subscriber
+
+
+def _start() -> bool:
+    """Subscribe if due; ``True`` once subscribed. Hold the lock."""
+    if time.monotonic() < _state.retry_at or jwt_settings.LOCAL_CACHE_SIZE <= 0:
         return False
-    pool = client.connection_pool
-    kwargs = dict(pool.connection_kwargs)
-    kwargs["protocol"] = 2  # plain RESP2 pub/sub replies, whatever the pool negotiates
-    kwargs.pop("cache", None)
-    kwargs.pop("cache_config", None)
-    connection = pool.connection_class(**kwargs)
-    channel = _channel(cache)
-    connection.connect()
-    connection.send_command("SUBSCRIBE", channel)
-    reply = connection.read_response()
-    if not (isinstance(reply, list) and reply and reply[0] in (b"subscribe", "subscribe")):
-        connection.disconnect()
-        raise ConnectionError("unexpected reply to SUBSCRIBE")
-    _sub.connection = connection
-    _sub.readable = _poller(connection._sock)
-    _sub.channel = channel
+    _forget_entries()
+    try:
+        subscriber = _subscribe()
+    except Exception as exc:
+        backoff = jwt_settings.CACHE_OUTAGE_BACKOFF.total_seconds()
+        _state.retry_at = time.monotonic() + max(backoff, 0.1)
+        reason = describe(exc)
+        if _state.failure != reason:
+            logger.warning(
+                "the per-process copy is off in process %d: cannot subscribe to the "
+                "invalidation channel (%s). Every authenticated request costs one cache round "
+                "trip until it can; retrying every %.1fs.",
+                os.getpid(),
+                reason,
+                backoff,
+            )
+        _state.failure = reason
+        return False
+    if subscriber is None:
+        return False
+    if _state.failure is not None:
+        logger.info("the per-process copy is on again in process %d", os.getpid())
+    _state.subscriber, _state.failure = subscriber, None
     return True
 
 
 def _synchronised() -> bool:
     """Apply pending invalidations; ``True`` if the copy may be trusted. Hold the lock."""
-    if _sub.pid != os.getpid():
+    if _state.pid != os.getpid():
         # A forked child shares the parent's socket: forget it without touching it.
-        _sub.pid, _sub.connection, _sub.readable = os.getpid(), None, None
+        _state.pid, _state.subscriber = os.getpid(), None
         _forget_entries()
-    if _sub.connection is None:
-        if time.monotonic() < _sub.retry_at or jwt_settings.LOCAL_CACHE_SIZE <= 0:
+    subscriber = _state.subscriber
+    if subscriber is None:
+        if not _start():
             return False
+        subscriber = _state.subscriber
+        assert subscriber is not None
+    now = time.monotonic()
+    window = _window()
+    try:
+        if subscriber.drain():
+            _forget_entries()
+        if subscriber.ping_token is None:
+            if now - subscriber.proven_at >= window / 2:
+                subscriber.ping(now)
+        elif now - subscriber.ping_sent > max(DEAD_AFTER, window):
+            raise ConnectionError("no answer to PING on the invalidation channel")
+    except Exception as exc:
+        # Closed, broken or silent: messages may have been lost. Start again from nothing.
+        logger.info("invalidation channel lost (%s); resubscribing", describe(exc))
+        _drop_subscriber()
+        return False
+    if now - subscriber.proven_at > window:
+        # Not proven live lately (a frozen or unreachable Redis looks just like a quiet one).
         _forget_entries()
-        try:
-            return _subscribe()
-        except Exception as exc:
-            _drop_connection()
-            _sub.retry_at = time.monotonic() + jwt_settings.CACHE_OUTAGE_BACKOFF.total_seconds()
-            logger.warning("invalidation channel unavailable (%s)", type(exc).__name__)
-            return False
-    readable = _sub.readable
-    if readable is not None and readable():
-        _forget_entries()
-        try:
-            connection = _sub.connection
-            sock = connection._sock
-            while connection.can_read(timeout=0):
-                connection.read_response()
-            if connection._sock is not sock or sock is None:
-                raise ConnectionError("reconnected")
-        except Exception:
-            # Closed or broken: messages may have been lost. Start again from nothing.
-            _drop_connection()
-            return False
+        return False
     return True
 
 
-def lookup(session_id: str, jti: str, now: float) -> tuple[Entry | None, int]:
-    """The entry for a session and token accepted moments ago, if still trustworthy, and the
-    generation to hand to :func:`put` (``-1``: the copy cannot be used at all).
+def get(key: Hashable, now: float) -> tuple[Any, int]:
+    """The value remembered under ``key`` if still trustworthy, and the generation to hand to
+    :func:`remember` (``-1``: the copy cannot be used at all). ``now`` is ``time.time()``.
     """
-    with _sub.lock:
+    if not sync.catch_up():
+        return None, -1
+    with _state.lock:
         if not _synchronised():
             return None, -1
-        entry = _sub.entries.get((session_id, jti))
-        if entry is not None and entry[4] <= now:
-            del _sub.entries[(session_id, jti)]
-            entry = None
-        return entry, _sub.generation
+        found = _state.entries.get(key)
+        if found is not None and found[1] <= now:
+            del _state.entries[key]
+            found = None
+        return (found[0] if found is not None else None), _state.generation
+
+
+def remember(key: Hashable, value: Any, valid_until: float, generation: int) -> None:
+    """Remember ``value`` until ``valid_until``, unless anything was dropped since the
+    :func:`get` that returned ``generation`` (the read it is based on may be stale).
+
+    Only values read from the primary or the database belong here, never from a replica.
+    """
+    with _state.lock:
+        if _state.subscriber is None or generation != _state.generation or generation < 0:
+            return
+        entries = _state.entries
+        limit = jwt_settings.LOCAL_CACHE_SIZE
+        while entries and len(entries) >= limit:
+            # Oldest first: dicts keep insertion order.
+            del entries[next(iter(entries))]
+        if limit > 0:
+            entries[key] = (value, valid_until)
+
+
+def lookup(session_id: str, jti: str, now: float) -> tuple[Entry | None, int]:
+    """The entry for a session and token accepted moments ago (see :func:`get`)."""
+    entry, generation = get(("s", session_id, jti), now)
+    return entry, generation
 
 
 def put(session_id: str, jti: str, entry: Entry, generation: int) -> None:
-    """Remember an accepted session and token, unless anything was dropped since the
-    :func:`lookup` that returned ``generation`` (the read it is based on may be stale).
+    """Remember an accepted session and token (see :func:`remember`); ``entry[4]`` is its
+    validity limit.
     """
-    with _sub.lock:
-        if _sub.connection is None or generation != _sub.generation:
-            return
-        entries = _sub.entries
-        if len(entries) >= jwt_settings.LOCAL_CACHE_SIZE:
-            # Oldest first: dicts keep insertion order.
-            del entries[next(iter(entries))]
-        entries[(session_id, jti)] = entry
+    remember(("s", session_id, jti), entry, entry[4], generation)
 
 
 def clear() -> None:
     """Forget every entry in this process (the subscription stays)."""
-    with _sub.lock:
+    with _state.lock:
         _forget_entries()
 
 
@@ -201,7 +237,7 @@ def announce(cache: BaseCache) -> None:
     Call after the refusal is in the cache, so a process that drops its copy finds it there.
     """
     clear()
-    client = _redis_client(cache)
+    client = redisclient.client_for(cache)
     if client is None:
         return
     client.publish(_channel(cache), b"1")
@@ -209,11 +245,44 @@ def announce(cache: BaseCache) -> None:
     client.ping()
 
 
+def failure() -> str | None:
+    """Why the copy is off in this process, if it is (``None`` while it works)."""
+    return _state.failure
+
+
+def is_live() -> bool:
+    """Whether this process's copy is subscribed and proven live now (applies invalidations)."""
+    with _state.lock:
+        return _synchronised()
+
+
+def probe(cache: BaseCache, timeout: float = 2.0) -> str | None:
+    """Subscribe on a throwaway connection and prove it live; the reason if that fails.
+
+    For system checks: it leaves this process's own subscription alone.
+    """
+    client = redisclient.client_for(cache)
+    if client is None:
+        return "the cache is not a Redis cache"
+    subscriber = Subscriber(client.connection_pool, _channel(cache))
+    try:
+        subscriber.open(confirm_timeout=timeout)
+        subscriber.ping(time.monotonic())
+        if not subscriber.wait_for_proof(timeout):
+            return f"no answer to PING on the subscription within {timeout:g}s"
+    except Exception as exc:
+        return describe(exc)
+    finally:
+        subscriber.close()
+    return None
+
+
 def reset() -> None:
     """Close the subscription and forget everything (settings changed, tests)."""
-    with _sub.lock:
-        _drop_connection()
-        _sub.retry_at = 0.0
+    with _state.lock:
+        _drop_subscriber()
+        _state.retry_at = 0.0
+        _state.failure = None
 
 
 jwt_settings.on_reload(reset)

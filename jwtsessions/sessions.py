@@ -18,12 +18,17 @@ import secrets
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import store, tokens
-from .models import USER_AGENT_MAX_LENGTH, Session
+from . import customization, limits, returning, store, tokens
+from .models import Session
+from .requestinfo import client_ip as client_ip  # re-exported: it lived here
+from .requestinfo import user_agent
 from .revocation import revoke_session
 from .settings import jwt_settings
 from .signals import refresh_token_reused, session_created
@@ -103,10 +108,20 @@ def parse_refresh_token(token: Any) -> tuple[str, int]:
     return parts[0], int(parts[1])
 
 
-def issue_access_token(session_id: str, user_id: Any) -> tuple[str, int]:
-    """A signed access token for a session, and its lifetime in seconds."""
+def issue_access_token(
+    session_id: str, user_id: Any, extra: dict[str, Any] | None = None
+) -> tuple[str, int]:
+    """A signed access token for a session, and its lifetime in seconds.
+
+    ``extra`` holds checked, namespaced claims (``TOKEN_CLAIMS``); they never replace ours.
+    """
     lifetime = jwt_settings.ACCESS_TOKEN_LIFETIME
-    claims = {"sub": str(user_id), "sid": session_id, **tokens.standard_claims(lifetime)}
+    claims = {
+        **(extra or {}),
+        "sub": str(user_id),
+        "sid": session_id,
+        **tokens.standard_claims(lifetime),
+    }
     return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
 
 
@@ -120,19 +135,9 @@ def _state(session: Session) -> store.SessionState:
 
 
 def _pair(session: Session, refresh: str) -> TokenPair:
-    access, expires_in = issue_access_token(session.pk, session.user_id)
+    extra = customization.extra_claims(session)
+    access, expires_in = issue_access_token(session.pk, session.user_id, extra)
     return TokenPair(access, refresh, expires_in, session)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` set, from X-Forwarded-For."""
-    proxies = jwt_settings.NUM_PROXIES
-    if proxies:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies][:45] or None
-    return (request.META.get("REMOTE_ADDR") or "")[:45] or None
 
 
 def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
@@ -145,14 +150,13 @@ def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
         refreshed_at=now,
         expires_at=now + jwt_settings.REFRESH_TOKEN_LIFETIME,
         ip_address=client_ip(request) if request is not None else None,
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[
-            :USER_AGENT_MAX_LENGTH
-        ],
+        user_agent=user_agent(request),
     )
     refresh = new_refresh_token(session.pk, 0)
     session.refresh_hash = refresh_token_hash(refresh)
     session.save(force_insert=True)
     store.cache_session(_state(session))
+    limits.enforce_session_limit(session)
     session_created.send(sender=Session, session=session, request=request)
     return _pair(session, refresh)
 
@@ -165,31 +169,50 @@ def _alive_filter(now: Any) -> dict[str, Any]:
     return conditions
 
 
+def _user_is_active() -> Any:
+    """A condition on sessions: their user is active (always true without ``is_active``)."""
+    user_model = get_user_model()
+    try:
+        user_model._meta.get_field("is_active")
+    except FieldDoesNotExist:
+        return Q()
+    return Exists(user_model._base_manager.filter(pk=OuterRef("user_id"), is_active=True))
+
+
 def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
-    """Consume a refresh token and return a new pair, or raise :class:`Refusal`."""
+    """Consume a refresh token and return a new pair, or raise :class:`Refusal`.
+
+    The common case is one statement: an ``UPDATE`` that holds only for the current token of a
+    live session of an active user, and returns the row it wrote (see :mod:`.returning`).
+    Only a refused token reads the session again, to tell why.
+    """
     session_id, generation = parse_refresh_token(refresh_token)
     now = timezone.now()
     new_refresh = new_refresh_token(session_id, generation + 1)
-    won = Session.objects.filter(
-        pk=session_id,
+    current = Session.objects.filter(
         refresh_hash=refresh_token_hash(refresh_token),
         refresh_generation=generation,
         **_alive_filter(now),
-    ).update(
-        refresh_hash=refresh_token_hash(new_refresh),
-        refresh_generation=generation + 1,
-        refreshed_at=now,
-        last_used_at=now,
+    ).filter(_user_is_active())
+    session = returning.update_one(
+        current,
+        session_id,
+        {
+            "refresh_hash": refresh_token_hash(new_refresh),
+            "refresh_generation": generation + 1,
+            "refreshed_at": now,
+            "last_used_at": now,
+        },
     )
-    session = Session.objects.select_related("user").filter(pk=session_id).first()
-    if won:
-        assert session is not None
-        if not session.user.is_active:
-            revoke_session(session, reason="user_inactive")
-            raise Refusal("user_inactive")
-        store.forget_session(session.pk)
+    if session is not None:
+        if jwt_settings.SESSION_IDLE_TIMEOUT is not None:
+            # Cached states carry the refresh time only for the idle check: drop this one so
+            # the next request reads the new time. Without an idle timeout nothing cached
+            # changed, and the next request can still be answered from the cache.
+            store.forget_session(session.pk)
         return _pair(session, new_refresh)
-    raise Refusal(_refusal_for(session, generation, now, request))
+    found = Session.objects.select_related("user").filter(pk=session_id).first()
+    raise Refusal(_refusal_for(found, generation, now, request))
 
 
 def _refusal_for(session: Session | None, generation: int, now: Any, request: Any) -> str:
@@ -198,6 +221,14 @@ def _refusal_for(session: Session | None, generation: int, now: Any, request: An
         return "refresh_invalid"
     if session.revoked_at is not None:
         return "session_revoked"
+    if (
+        generation == session.refresh_generation
+        and session.status(now) == "active"
+        and not session.user.is_active
+    ):
+        # The current token of a live session, refused only because the user is inactive.
+        revoke_session(session, reason="user_inactive")
+        return "user_inactive"
     if session.status(now) != "active" or generation >= session.refresh_generation:
         return "refresh_invalid"
     grace = jwt_settings.REFRESH_REUSE_GRACE

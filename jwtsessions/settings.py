@@ -95,6 +95,8 @@ class Config:
     LOGIN_SERIALIZER: str | None = None
     TOKEN_CLAIMS: str | None = None
     SIMPLEJWT_MIGRATION: bool = False
+    # How long after its exp an access token may still name its session at logout/.
+    LOGOUT_EXPIRED_TOKEN_GRACE: timedelta = timedelta(hours=1)
 
     # Keys that were in the setting but are not ours: reported by the checks.
     unknown_keys: tuple[str, ...] = ()
@@ -115,6 +117,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "LAST_USED_INTERVAL": _duration,
     "CLEANUP_RETENTION": _duration,
     "REVOCATION_SYNC_INTERVAL": _duration,
+    "LOGOUT_EXPIRED_TOKEN_GRACE": _duration,
     "API_KEY_SCOPES": _scope_setting,
     "SIGNING_KEYS": lambda v: None if v is None else tuple(v),
 }

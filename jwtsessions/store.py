@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
-from . import localcache
+from . import localcache, redisclient
 from .settings import jwt_settings
 
 logger = logging.getLogger("jwtsessions.store")
@@ -315,7 +315,8 @@ def check_session(session_id: str, subject: str, jti: str) -> SessionState:
         SEEN_KEY + session_id,
     ]
     try:
-        cached: dict[str, Any] | None = cache_call(lambda c: c.get_many(keys))
+        # From the primary: a replica may lag, and what is read here may enter the local copy.
+        cached: dict[str, Any] | None = cache_call(lambda c: redisclient.get_many(c, keys))
     except CacheUnavailable:
         cached = None
 

@@ -1,62 +1,127 @@
-"""Login throttling per account and per client address, kept in the cache.
+"""Login throttling per client address and per (username, address), counted atomically.
 
-After ``LOGIN_FAILURE_LIMIT`` failures for an account or from an address, login answers 429
-``too_many_attempts`` with ``Retry-After`` for ``LOGIN_LOCKOUT``, even with the right password.
-With the cache unreachable, throttling is skipped (logged) rather than locking everyone out.
+Never per username alone: a stranger who knows a username must not be able to lock its owner
+out. An attempt is counted *before* the password is checked (increment, then compare), so of
+any burst of parallel guesses at most ``LOGIN_FAILURE_LIMIT`` reach the password hasher; the
+rest answer 429 ``too_many_attempts`` with ``Retry-After``, and so does every attempt, right
+password or not, for ``LOGIN_LOCKOUT`` after the limit was passed. A successful login takes
+that account's own attempts from that address off the address counter (its owner's typos)
+and clears the pair counter; failures on other accounts stay counted, so logging in to one's
+own account never resets a guessing run on others.
+
+Counters are created with ``add`` (which sets their lifetime once: the window starts at the
+first attempt) and moved with ``incr`` (atomic in Redis, and it keeps the lifetime). When the
+shared cache is unreachable the counting goes on in a bounded per-process cache: logins keep
+working, and guessing is still limited, per process instead of per deployment.
+
+IPv6 clients are counted per /64 (see :func:`jwtsessions.requestinfo.throttle_address`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 
 from . import store
+from .requestinfo import throttle_address
 from .settings import jwt_settings
 
 _PREFIX = "jws:lf:"
+_LOCK = ":lock"
+T = TypeVar("T")
+
+# The per-process stand-in while the shared cache is down. Bounded: a flood of addresses can
+# push counters out, but only during an outage and only within one process.
+_fallback = LocMemCache("jwtsessions-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
 
 
-def _keys(username: str, ip: str | None) -> list[str]:
-    # Hash the username: cache keys must be safe characters and should not spell out accounts.
-    account = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
-    keys = [f"{_PREFIX}a:{account}"]
-    if ip:
-        keys.append(f"{_PREFIX}i:{ip}")
-    return keys
+def _keys(username: str, address: str | None) -> list[str]:
+    unit = throttle_address(address) or "unknown"
+    # Hashed: cache keys must be safe characters and should not spell out accounts.
+    pair = hashlib.sha256(f"{username.casefold()}\0{unit}".encode()).hexdigest()[:32]
+    return [f"{_PREFIX}i:{unit}", f"{_PREFIX}p:{pair}"]
 
 
-def retry_after(username: str, ip: str | None) -> int | None:
-    """Seconds until login may be tried again, or ``None`` if it may be tried now."""
-    locks = [key + ":lock" for key in _keys(username, ip)]
+def _run(operation: Callable[[BaseCache], T]) -> T:
     try:
-        found: dict[str, Any] = store.cache_call(lambda c: c.get_many(locks))
+        return store.cache_call(operation)
     except store.CacheUnavailable:
-        return None
-    if not found:
-        return None
-    return max(1, max(int(deadline) for deadline in found.values()) - int(time.time()))
+        return operation(_fallback)
 
 
-def record_failure(username: str, ip: str | None) -> None:
+def _incr(cache: BaseCache, key: str, ttl: int) -> int:
+    """Atomically count one more under ``key``; a new counter lives ``ttl`` seconds."""
+    for _attempt in range(3):
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # missing (never created, or just expired)
+            if cache.add(key, 1, ttl):
+                return 1
+            # Another request created it between our incr and add: count on it.
+    raise RuntimeError("login counter kept vanishing")  # a cache evicting within microseconds
+
+
+def _wait(deadlines: dict[str, Any]) -> int | None:
+    values = [v for v in deadlines.values() if isinstance(v, int)]
+    if not values:
+        return None
+    return max(1, max(values) - int(time.time()))
+
+
+def attempt(username: str, address: str | None) -> int | None:
+    """Count a login attempt before its password is checked.
+
+    Returns ``None`` when the password may be checked, else the seconds to wait (429).
+    """
     config = jwt_settings.config
-    lockout = int(config.LOGIN_LOCKOUT.total_seconds())
+    lockout = max(int(config.LOGIN_LOCKOUT.total_seconds()), 1)
+    keys = _keys(username, address)
 
-    def count(cache: Any) -> None:
-        for key in _keys(username, ip):
-            cache.add(key, 0, lockout)
+    def count(cache: BaseCache) -> int | None:
+        wait = _wait(cache.get_many([key + _LOCK for key in keys]))
+        if wait is not None:
+            return wait
+        for key in keys:
+            # One counter after the other: only attempts admitted by the address counter
+            # reach the pair counter, so a burst is cut at the limit, not below it.
+            if _incr(cache, key, lockout) > config.LOGIN_FAILURE_LIMIT:
+                # add: the first request past the limit sets the deadline; a burst can't
+                # push it further.
+                cache.add(key + _LOCK, int(time.time()) + lockout, lockout)
+                return _wait(cache.get_many([key + _LOCK])) or lockout
+        return None
+
+    return _run(count)
+
+
+def succeeded(username: str, address: str | None) -> None:
+    """The attempt counted by :func:`attempt` logged in.
+
+    The account's own attempts from this address (its owner's typos, this success included)
+    are taken off the address counter and the pair counter is cleared; failures on other
+    accounts from the address stay counted.
+    """
+    address_key, pair_key = _keys(username, address)
+
+    def forgive(cache: BaseCache) -> None:
+        own = cache.get(pair_key)
+        cache.delete(pair_key)
+        if isinstance(own, int) and own > 0:
             try:
-                failures = cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.set(key, 1, lockout)
-                failures = 1
-            if failures >= config.LOGIN_FAILURE_LIMIT:
-                cache.set(key + ":lock", int(time.time()) + lockout, lockout)
-                cache.delete(key)
+                left = int(cache.decr(address_key, own))
+            except ValueError:  # the window ended meanwhile
+                return
+            if left < 0:  # the address window restarted meanwhile: never below zero
+                cache.incr(address_key, -left)
 
-    store.cache_call_quietly(count)
+    _run(forgive)
 
 
-def record_success(username: str) -> None:
-    key = _keys(username, None)[0]
-    store.cache_call_quietly(lambda c: c.delete(key))
+def reset_fallback() -> None:
+    """Forget the per-process counters (tests)."""
+    _fallback.clear()

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import caches
 
-from jwtsessions import store, tokens
+from jwtsessions import store, throttling, tokens
 from jwtsessions.settings import jwt_settings
 
 
@@ -14,6 +14,7 @@ def _clean_state() -> Iterator[None]:
     """Each test starts with an empty real cache and no remembered outage."""
     jwt_settings.reload()
     caches["default"].clear()
+    throttling.reset_fallback()
     yield
     store.reset_health()
     jwt_settings.reload()

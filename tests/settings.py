@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -9,7 +10,8 @@ from urllib.parse import unquote, urlsplit
 from tests.services import redis_url
 
 DEBUG = False
-SECRET_KEY = "tests-only-" + "k3y-" * 12  # the suite's own key; never used outside tests
+# The suite's own key, never used outside tests; random, so the key-strength check (E008) passes.
+SECRET_KEY = "_QiZ_94nlCOGVSH_NxHWHG0ef1SSdZeY8fnwLOOl18o2mnLwofEV-er0pe4I6W-d"
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -89,6 +91,11 @@ CACHES = {
     # Process-local, for tests that need a second, independent cache.
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
+
+# Optional integrations, when their packages are installed (the plain-install CI stage has none).
+for _optional_app in ("drf_spectacular", "rest_framework_simplejwt.token_blacklist"):
+    if importlib.util.find_spec(_optional_app.split(".")[0]) is not None:
+        INSTALLED_APPS.append(_optional_app)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -14,10 +15,11 @@ import pytest
 from django.conf import settings
 from django.core import checks as django_checks
 from django.core.management import call_command
+from django.core.management.utils import get_random_secret_key
 from django.test import override_settings
 
-from jwtsessions import checks
-from tests.tokenkit import private_pem, public_pem, rsa_key
+from jwtsessions import checks, keystrength
+from tests.tokenkit import ed_key, private_pem, public_pem, rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +65,7 @@ def test_e002_hmac_key_too_short_or_a_public_key(algorithm: str, key: Any) -> No
 
 def test_e002_not_raised_for_long_enough_keys() -> None:
     for algorithm, size in (("HS256", 32), ("HS384", 48), ("HS512", 64)):
-        assert jwt_ids(ALGORITHM=algorithm, SIGNING_KEY=b"k" * size) == []
+        assert jwt_ids(ALGORITHM=algorithm, SIGNING_KEY=secrets.token_bytes(size)) == []
 
 
 @pytest.mark.parametrize(
@@ -95,14 +97,17 @@ def test_e003_asymmetric_without_a_usable_key_pair(config: dict[str, Any]) -> No
     assert jwt_ids(**config) == ["jwtsessions.E003"]
 
 
+_K1, _K2 = secrets.token_bytes(32), secrets.token_bytes(32)
+
+
 @pytest.mark.parametrize(
     "ring",
     [
-        [{"kid": "a", "key": b"k" * 32}, {"kid": "a", "key": b"j" * 32}],
-        [{"key": b"k" * 32}],
-        [{"kid": "", "key": b"k" * 32}],
-        [{"kid": 7, "key": b"k" * 32}],
-        [{"kid": "a b/c", "key": b"k" * 32}],
+        [{"kid": "a", "key": _K1}, {"kid": "a", "key": _K2}],
+        [{"key": _K1}],
+        [{"kid": "", "key": _K1}],
+        [{"kid": 7, "key": _K1}],
+        [{"kid": "a b/c", "key": _K1}],
         ["not a dict"],
     ],
     ids=["duplicate", "missing", "empty", "not-a-string", "unsafe-chars", "not-a-dict"],
@@ -199,7 +204,7 @@ def test_manage_py_check_on_a_minimal_project(tmp_path: Path) -> None:
     (tmp_path / "minimal_settings.py").write_text(
         textwrap.dedent(
             """
-            SECRET_KEY = "minimal-project-" + "x" * 40
+            SECRET_KEY = "vIAWYgQCmyh8aXpcYJqpsZLd83HaHpVJ-f4-Tum54QRU47cUIynSFmZn8LuKM8NK"
             INSTALLED_APPS = [
                 "django.contrib.auth",
                 "django.contrib.contenttypes",
@@ -246,7 +251,7 @@ def _documented_ids() -> list[str]:
 def test_check_ids_are_unique_and_documented() -> None:
     documented = _documented_ids()
     assert len(documented) == len(set(documented))
-    expected = {f"E00{n}" for n in range(1, 8)} | {f"W00{n}" for n in range(1, 5)}
+    expected = {f"E00{n}" for n in range(1, 9)} | {f"W00{n}" for n in range(1, 5)}
     assert expected <= set(documented)
     used: set[str] = set()
     for source in (ROOT / "jwtsessions").rglob("*.py"):
@@ -254,3 +259,68 @@ def test_check_ids_are_unique_and_documented() -> None:
     assert used <= set(documented), used - set(documented)
     # Each documented id is emitted somewhere (no dead row that a later check might reuse).
     assert set(documented) <= used
+
+
+# --- issue 10 finding 7: a guessable HMAC key is an error -------------------------------------
+
+WEAK_KEYS = {
+    "the reviewers' cracked key": "my_very_long_and_safe_secret_key",
+    "jwt.io's example": "your-256-bit-secret-your-256-bit-secret",
+    "Django's development prefix": "django-insecure-" + "q8#v!x2@" * 6,
+    "a placeholder": "CHANGEME-please-CHANGEME-please-1234",
+    "one character repeated": "k" * 64,
+    "a repeated pattern": "tests-only-" + "k3y-" * 12,
+    "bytes repeated": b"\x01\x02\x03\x04" * 16,
+    "words and separators": "correct-horse-battery-staple-correct-horse",
+    "a sequence": "abcdefghijklmnopqrstuvwxyz0123456789",
+    "words with a year": "SuperSecretPassword2024!!!!!!!!!!!!",
+}
+
+
+@pytest.mark.parametrize("key", list(WEAK_KEYS.values()), ids=list(WEAK_KEYS))
+def test_finding_7_a_guessable_signing_key_is_an_error(key: str | bytes) -> None:
+    assert jwt_ids(SIGNING_KEY=key) == ["jwtsessions.E008"]
+    assert jwt_ids(
+        ALGORITHM="HS512",
+        SIGNING_KEYS=[{"kid": "a", "key": secrets.token_bytes(64)}, {"kid": "old", "key": key}],
+    )[-1:] in (
+        ["jwtsessions.E008"],
+        ["jwtsessions.E002"],  # too short for HS512 already
+    )
+
+
+@pytest.mark.parametrize("key", list(WEAK_KEYS.values())[:6], ids=list(WEAK_KEYS)[:6])
+def test_finding_7_a_guessable_secret_key_is_an_error_when_it_signs(key: str | bytes) -> None:
+    with override_settings(SECRET_KEY=key):
+        assert jwt_ids() == ["jwtsessions.E008"]
+        # An asymmetric key signs: SECRET_KEY is not a token key then (Django's own check
+        # covers it).
+        assert jwt_ids(ALGORITHM="EdDSA", SIGNING_KEY=private_pem(ed_key())) == []
+
+
+def test_finding_7_the_message_says_how_to_make_a_good_key_and_never_shows_it() -> None:
+    key = "my_very_long_and_safe_secret_key"
+    with override_settings(JWTSESSIONS={"SIGNING_KEY": key}):
+        [message] = checks.check_key_strength()
+    assert message.level == django_checks.ERROR
+    assert "secrets.token_urlsafe(64)" in str(message.hint)
+    assert key not in str(message)
+    assert key not in str(message.hint)
+    assert "SIGNING_KEY" in message.msg
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: secrets.token_urlsafe(32),
+        lambda: secrets.token_urlsafe(64),
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_bytes(32),
+        get_random_secret_key,
+    ],
+    ids=["token_urlsafe(32)", "token_urlsafe(64)", "token_hex(32)", "token_bytes(32)", "django"],
+)
+def test_finding_7_random_keys_pass(make: Any) -> None:
+    for _ in range(200):
+        assert keystrength.weakness(make()) is None
+    assert jwt_ids(SIGNING_KEY=make()) == []

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from jwtsessions import checks, tokens
+from jwtsessions import checks, sessions, tokens
 from jwtsessions.models import Session
 from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
 
@@ -442,3 +442,34 @@ def test_host_prefixed_refresh_cookie_must_live_on_the_root_path(browser: Client
     assert [w.id for w in warnings] == ["jwtsessions.W004"]
     with override_settings(JWTSESSIONS={**settings, "REFRESH_COOKIE": "__Secure-r"}):
         assert not [m for m in checks.check_cookies() if "REFRESH_COOKIE" in m.msg]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer garbage",
+        "Bearer a.b.c",
+        "Bearer " + "x" * 5000,
+        "Bearer",
+        "Bearer two tokens",
+        "bearer \x7f",
+    ],
+)
+def test_issue_11_cookie_mode_logout_with_a_garbage_bearer_header_is_401(
+    browser: Client, header: str
+) -> None:
+    """Issue 11 item 5: a present Authorization header must be valid, in cookie mode too."""
+    body = cookie_login(browser, make_user()).json()
+    response = browser.post("/api/auth/logout/", HTTP_AUTHORIZATION=header, **csrf_headers(browser))
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "token_invalid"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert Session.objects.get(pk=body["session_id"]).revoked_at is None
+    # A forged token in the header is no better, and a genuine one logs out.
+    session = Session.objects.get(pk=body["session_id"])
+    forged = _forged_token(session.pk, session.user_id)
+    assert browser.post("/api/auth/logout/", **_bearer(forged)).status_code == 401
+    access, _ = sessions.issue_access_token(session.pk, session.user_id)
+    assert browser.post("/api/auth/logout/", **_bearer(access)).status_code == 204
+    session.refresh_from_db()
+    assert session.revoked_at is not None

@@ -235,3 +235,51 @@ def test_blacklist_entry_outlives_the_token_by_the_leeway(client, settings):
     accepted_until = datetime.fromtimestamp(claims["exp"] + 30, tz=dt_timezone.utc)
     assert entry is not None
     assert entry.expires_at > accepted_until
+
+
+# --- issue 10 finding 10: logout takes an expired token only for a bounded time -----------------
+
+
+def _token_expired_ago(session: Session, seconds: int, lifetime: int = 900) -> str:
+    from jwtsessions import tokens
+
+    issued = tokens.now_seconds() - lifetime - seconds
+    claims = {
+        "sub": str(session.user_id),
+        "sid": session.pk,
+        "jti": tokens.new_jti(),
+        "iat": issued,
+        "exp": issued + lifetime,
+    }
+    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+
+
+@pytest.mark.parametrize(
+    ("expired_ago", "grace", "revoked"),
+    [
+        (60, None, True),  # a client whose token just ran out still logs out for real
+        (59 * 60, None, True),
+        (61 * 60, None, False),  # default grace: one hour
+        (21 * 24 * 3600, None, False),  # a token leaked weeks ago
+        (30, 0, False),
+        (5 * 60, 10 * 60, True),
+        (11 * 60, 10 * 60, False),
+    ],
+)
+def test_finding_10_logout_accepts_an_expired_token_only_within_the_grace(
+    client, settings, expired_ago, grace, revoked
+):
+    if grace is not None:
+        settings.JWTSESSIONS = {"LOGOUT_EXPIRED_TOKEN_GRACE": grace}
+    body = login(client, make_user())
+    session = Session.objects.get(pk=body["session_id"])
+    r = client.post("/api/auth/logout/", **bearer(_token_expired_ago(session, expired_ago)))
+    session.refresh_from_db()
+    if revoked:
+        assert r.status_code == 204
+        assert session.revoked_at is not None
+    else:
+        assert r.status_code == 401
+        assert r.json() == {"detail": "The access token has expired.", "code": "token_expired"}
+        assert 'error_description="token_expired"' in r["WWW-Authenticate"]
+        assert session.revoked_at is None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,11 @@ from django.utils import timezone
 
 from jwtsessions import store, tokens
 from jwtsessions.apikeys import codec, create_api_key
+from jwtsessions.authentication import (
+    ApiKeyAuthentication,
+    JWTSessionAuthentication,
+    ServiceTokenAuthentication,
+)
 from jwtsessions.revocation import blacklist_token, revoke_api_key
 from tests.factories import bearer, login, make_user
 from tests.test_apikeys import (
@@ -110,11 +117,10 @@ def test_narrowing_is_allowed(client):
 def test_widening_is_refused(client, scope):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     r = exchange(client, key, scope)
-    assert r.status_code == 403
-    assert r.json() == {
-        "detail": "The credential lacks a required scope.",
-        "code": "insufficient_scope",
-    }
+    # RFC 6749 section 5.2: a scope beyond what was granted is 400 invalid_scope.
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_scope"
+    assert r.json()["detail"] == "A requested scope is not one you may grant."
 
 
 @pytest.mark.parametrize("scope", ["", " ", "items:read  items:write", "a\tb", "é", "x" * 65])
@@ -163,7 +169,8 @@ def test_session_token_is_refused_by_service_token_authentication(client):
     access = login(client, make_user())["access"]
     r = client.get("/api/machine/service-only/", **bearer(access))
     assert r.status_code == 401
-    assert r.json()["code"] == "not_authenticated"
+    # Alone, the class refuses the other kind (with another bearer class listed: None).
+    assert r.json()["code"] == "token_invalid"
 
 
 def test_session_token_with_a_service_type_claim_is_refused(client):
@@ -298,7 +305,7 @@ def test_narrowing_the_key_narrows_outstanding_tokens(client):
 # --- cost and outages ---------------------------------------------------------------------------
 
 
-def test_warm_service_token_request_runs_no_sql_and_one_cache_call(client, monkeypatch):
+def test_warm_service_token_request_runs_no_sql_and_no_cache_call(client, monkeypatch):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     token = service_token(client, key)
     client.get("/api/machine/service-only/", **bearer(token))  # loads the blacklist marker
@@ -308,7 +315,7 @@ def test_warm_service_token_request_runs_no_sql_and_one_cache_call(client, monke
         r = client.get("/api/machine/service-only/", **bearer(token))
     assert r.status_code == 200
     assert len(queries) == 0, [q["sql"] for q in queries]
-    assert counting.calls == ["get_many"]
+    assert counting.calls == []
 
 
 def test_cache_down_service_tokens_use_the_database(client, proxy):  # noqa: F811
@@ -333,3 +340,105 @@ def test_cache_down_service_tokens_use_the_database(client, proxy):  # noqa: F81
         for candidate in (token, revoked_one, fresh):
             r = client.get("/api/machine/service-only/", **bearer(candidate))
             assert r.status_code == 401
+
+
+# --- issue 10 finding 8: every order of the three authentication classes works ----------------
+
+AUTH_CLASSES = (JWTSessionAuthentication, ApiKeyAuthentication, ServiceTokenAuthentication)
+
+
+def _view_with(order: tuple[type, ...]) -> Any:
+    from tests.views import MachineView
+
+    return MachineView.as_view(authentication_classes=list(order))
+
+
+@pytest.mark.parametrize(
+    "order",
+    list(itertools.permutations(AUTH_CLASSES)),
+    ids=lambda order: "-".join(c.__name__.removesuffix("Authentication") for c in order),
+)
+def test_finding_8_every_order_of_the_authentication_classes_works(client, rf, order):
+    """The README's order (JWTSession, ApiKey, ServiceToken) refused every service token."""
+    user = make_user()
+    _, key = create_api_key(user, "svc", SCOPES)
+    credentials = {
+        "SessionAuth": bearer(login(client, user)["access"]),
+        "ApiKeyAuth": key_header(key),
+        "ServiceTokenAuth": bearer(service_token(client, key, "items:read")),
+    }
+    view = _view_with(order)
+    for kind, headers in credentials.items():
+        response = view(rf.get("/api/machine/", **headers))
+        assert response.status_code == 200, (kind, response.data)
+        assert response.data["kind"] == kind
+    # Whatever the order, a bad credential of any kind is still refused, never let through.
+    other_key = create_api_key(user, "other", SCOPES)[1]
+    forged_key = other_key[:20] + ("A" if other_key[20] != "A" else "B") + other_key[21:]
+    refusals = {
+        "garbage": ({"HTTP_AUTHORIZATION": "Bearer not.a.token"}, "token_invalid"),
+        "forged api key": (key_header(forged_key), "api_key_invalid"),
+        "forged session token": (
+            bearer(_resigned(credentials["SessionAuth"], tokens.ACCESS_TOKEN_TYPE)),
+            "token_invalid",
+        ),
+        "forged service token": (
+            bearer(_resigned(credentials["ServiceTokenAuth"], tokens.SERVICE_TOKEN_TYPE)),
+            "token_invalid",
+        ),
+    }
+    for name, (headers, code) in refusals.items():
+        response = view(rf.get("/api/machine/", **headers))
+        response.render()
+        assert response.status_code == 401, name
+        assert json.loads(response.content)["code"] == code, name
+
+
+def _resigned(headers: dict[str, str], token_type: str) -> str:
+    """The same claims, signed with a key that is not the server's."""
+    token = headers["HTTP_AUTHORIZATION"].split()[1]
+    claims = segment(token, 1)
+    with override_settings(JWTSESSIONS={"SIGNING_KEY": secrets.token_urlsafe(48)}):
+        tokens._forget_keys()
+        forged = tokens.encode(claims, token_type)
+    tokens._forget_keys()
+    return forged
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/api/machine/service-only/", "session"), ("/api/whoami/", "service")],
+)
+def test_finding_8_a_class_alone_still_refuses_the_other_kind(client, path, kind):
+    user = make_user()
+    _, key = create_api_key(user, "svc", SCOPES)
+    token = login(client, user)["access"] if kind == "session" else service_token(client, key)
+    r = client.get(path, **bearer(token))
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+# --- issue 10 finding 4: scopes only narrow --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requested", "status", "granted"),
+    [
+        (None, 200, "items:read"),  # the key's admin scope is no longer grantable: dropped
+        ("items:read", 200, "items:read"),
+        ("items:admin", 400, None),
+        ("items:read items:admin", 400, None),
+    ],
+)
+def test_finding_4_service_tokens_never_carry_a_scope_no_longer_grantable(
+    client, settings, requested, status, granted
+):
+    _, key = create_api_key(make_user(), "svc", ["items:read", "items:admin"])
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": ["items:read", "items:write"]}
+    r = exchange(client, key, requested)
+    assert r.status_code == status, r.content
+    if granted is None:
+        assert r.json()["code"] == "invalid_scope"
+    else:
+        assert r.json()["scope"] == granted
+        assert segment(r.json()["access"], 1)["scope"] == granted

@@ -1,0 +1,166 @@
+"""One connection subscribed to the invalidation channel, and the proof that it is live.
+
+The connection is made by the cache's own connection pool (``pool.get_connection()``), so it
+speaks whatever the pool speaks: RESP2 or RESP3, hiredis or the pure-Python parser, TLS, a
+password, a Sentinel-managed primary, redis-py's maintenance notifications. Nothing is copied
+from the pool's keyword arguments.
+
+Liveness: a silent connection looks the same whether nothing was published or Redis is frozen
+or unreachable. So every so often the owner sends ``PING <token>`` on it, without waiting; the
+answer, read by the same non-blocking poll that reads invalidations, proves that every message
+published before the ``PING`` was sent has been received (Redis answers in order). The owner
+trusts its copy only while that proof is recent (:attr:`Subscriber.proven_at`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import select
+import time
+from collections.abc import Callable
+from typing import Any
+
+_tokens = itertools.count(1)
+
+
+class SubscriberLost(Exception):
+    """The connection broke, was reconnected behind our back, or answered out of protocol."""
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return b""
+
+
+def _kind(reply: Any) -> bytes:
+    """``b"message"``, ``b"subscribe"``, ``b"pong"``... for pub/sub replies, else ``b""``."""
+    if isinstance(reply, list | tuple) and reply:
+        return _bytes(reply[0]).lower()
+    return b""
+
+
+def _connection_from(pool: Any) -> Any:
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py before 5.3 wants a command name
+        return pool.get_connection("SUBSCRIBE")
+
+
+def _poller(sock: Any) -> Callable[[], bool]:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return lambda: bool(poller.poll(0))
+    return lambda: bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
+
+
+class Subscriber:
+    """A connection from ``pool`` subscribed to ``channel``. Not thread-safe: the owner locks."""
+
+    def __init__(self, pool: Any, channel: str) -> None:
+        self.pool = pool
+        self.channel = channel
+        self.pid = os.getpid()
+        self.connection: Any = None
+        self._sock: Any = None
+        self._readable: Callable[[], bool] = lambda: True
+        self.ping_token: bytes | None = None
+        self.ping_sent = 0.0
+        # Monotonic time before which every published message has been read (or is waiting
+        # in the socket, where the next poll finds it).
+        self.proven_at = 0.0
+
+    def open(self, confirm_timeout: float | None = None) -> None:
+        """Connect and subscribe; return once Redis confirmed the subscription."""
+        connection = _connection_from(self.pool)
+        self.connection = connection
+        try:
+            sent = time.monotonic()
+            connection.send_command("SUBSCRIBE", self.channel, check_health=False)
+            if confirm_timeout is not None and not connection.can_read(timeout=confirm_timeout):
+                raise SubscriberLost(f"no reply to SUBSCRIBE within {confirm_timeout:g}s")
+            if _kind(self._read()) != b"subscribe":
+                raise SubscriberLost("unexpected reply to SUBSCRIBE")
+            self._sock = getattr(connection, "_sock", None)
+            if self._sock is not None:
+                self._readable = _poller(self._sock)
+            self.proven_at = sent
+            # The parser may hold more than the confirmation: read it now, as the poll only
+            # sees what is still in the socket.
+            self.drain(force=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read(self) -> Any:
+        connection = self.connection
+        if getattr(connection, "protocol", 2) in (3, "3"):
+            # RESP3 delivers pub/sub messages as push frames: have them returned, not handled.
+            return connection.read_response(push_request=True)
+        return connection.read_response()
+
+    def _check_same_socket(self) -> None:
+        # redis-py reconnects silently on some paths; a new socket is not subscribed and the
+        # messages sent meanwhile are lost.
+        if self._sock is not None and getattr(self.connection, "_sock", None) is not self._sock:
+            raise SubscriberLost("reconnected")
+
+    def drain(self, force: bool = False) -> bool:
+        """Read whatever is waiting, without blocking. ``True`` if anything was invalidated.
+
+        One ``poll`` when nothing is waiting (``force`` asks the parser too). Raises
+        :class:`SubscriberLost` (or the client's error) when the link cannot be trusted.
+        """
+        if not force and not self._readable():
+            return False
+        invalidated = False
+        connection = self.connection
+        self._check_same_socket()
+        while connection.can_read(timeout=0):
+            reply = self._read()
+            self._check_same_socket()
+            if self.ping_token is not None and self._is_pong(reply):
+                self.proven_at, self.ping_token = self.ping_sent, None
+            else:
+                # A message, or anything unexpected: drop everything, to be safe.
+                invalidated = True
+        self._check_same_socket()
+        return invalidated
+
+    def _is_pong(self, reply: Any) -> bool:
+        if _kind(reply) == b"pong":  # RESP2 while subscribed: [b"pong", token]
+            return len(reply) == 2 and _bytes(reply[1]) == self.ping_token
+        return _bytes(reply) == self.ping_token  # RESP3: the token itself
+
+    def ping(self, now: float) -> None:
+        """Ask for a proof of liveness; its answer is read by a later :meth:`drain`."""
+        token = b"jws-live-%d" % next(_tokens)
+        self._check_same_socket()
+        self.connection.send_command("PING", token, check_health=False)
+        self.ping_token, self.ping_sent = token, now
+
+    def wait_for_proof(self, timeout: float) -> bool:
+        """Block up to ``timeout`` for the answer to the outstanding ``PING`` (system checks)."""
+        deadline = time.monotonic() + timeout
+        while self.ping_token is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.connection.can_read(timeout=left):
+                return False
+            self.drain(force=True)
+        return True
+
+    def close(self) -> None:
+        """Close the connection (only in the process that opened it) and hand it back."""
+        connection, self.connection, self._sock = self.connection, None, None
+        if connection is None or self.pid != os.getpid():
+            # A forked child shares the parent's socket: forget it without touching it.
+            return
+        with contextlib.suppress(Exception):
+            connection.disconnect()
+        with contextlib.suppress(Exception):
+            self.pool.release(connection)

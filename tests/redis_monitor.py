@@ -1,0 +1,83 @@
+"""Counting the commands a real Redis executes, with ``MONITOR`` on a connection of its own.
+
+``MONITOR`` streams every command the server runs, with the client address that sent it. The
+log ends at a marker (``ECHO``) sent on another raw connection after the code under test ran:
+Redis runs commands in order, so everything before the marker is in the log.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+_LINE = re.compile(r'^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"')
+
+
+@dataclass
+class CommandLog:
+    """``with CommandLog(url) as log: ...``; then ``log.commands``: ``[(address, COMMAND)]``."""
+
+    url: str
+    commands: list[tuple[str, str]] = field(default_factory=list)
+    _sock: Any = None
+
+    def _address(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+
+    def __enter__(self) -> CommandLog:
+        self._sock = socket.create_connection(self._address(), 5)
+        self._sock.sendall(b"MONITOR\r\n")
+        reply = self._sock.recv(5)
+        assert reply == b"+OK\r\n", reply
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: Any, traceback: TracebackType | None
+    ) -> None:
+        marker = f"jws-monitor-end-{uuid.uuid4().hex}"
+        with socket.create_connection(self._address(), 5) as echo:
+            host, port = echo.getsockname()[:2]
+            mine = f"{host}:{port}"
+            echo.sendall(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n" % (len(marker), marker.encode()))
+            echo.recv(100)
+        buffer = b""
+        while marker.encode() not in buffer:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                break
+            buffer += chunk
+        self._sock.close()
+        for line in buffer.decode(errors="replace").split("\r\n"):
+            match = _LINE.match(line)
+            if match and match.group(1) != mine:
+                self.commands.append((match.group(1), match.group(2).upper()))
+
+    def excluding(self, addresses: set[str]) -> list[str]:
+        """The commands sent from any other address."""
+        return [command for address, command in self.commands if address not in addresses]
+
+
+def subscriber_addresses(url: str) -> set[str]:
+    """Addresses of the connections subscribed to a channel (the per-process copy's)."""
+    client = redis.Redis.from_url(url, protocol=2)
+    try:
+        return {str(c["addr"]) for c in client.client_list(_type="pubsub")}
+    finally:
+        client.close()
+
+
+def subscriber_protocols(url: str) -> list[str]:
+    """The RESP version each subscribed connection speaks (``CLIENT LIST``'s ``resp`` field)."""
+    client = redis.Redis.from_url(url, protocol=2)
+    try:
+        return [str(c.get("resp", "2")) for c in client.client_list(_type="pubsub")]
+    finally:
+        client.close()
