@@ -109,7 +109,8 @@ def our_key_credentials(user: Any) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "bench", "scopes": ["bench:read"]},
+        # API_KEY_REQUIRE_PASSWORD: the user's current password (set in the setup above).
+        {"name": "bench", "scopes": ["bench:read"], "password": "unused-password-123"},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {access}",
     )

@@ -217,13 +217,23 @@ class ServiceTokenAuth(ScopedCredential):
 Entry = tuple[Any, ...]
 
 
+_ROW = ("digest", "user_id", "expires_at", "scopes", "revoked_at", "user__is_active")
+
+
 def _load(public_id: str) -> Entry:
     """The key's cache entry, built from the database (one query)."""
-    row = (
-        ApiKey.objects.filter(public_id=public_id)
-        .values_list("digest", "user_id", "expires_at", "scopes", "revoked_at", "user__is_active")
-        .first()
-    )
+    row = ApiKey.objects.filter(public_id=public_id).values_list(*_ROW).first()
+    return _entry_of(row)
+
+
+def _load_many(public_ids: list[str]) -> dict[str, Entry]:
+    """Cache entries of several keys (one query); a missing row is ``api_key_invalid``."""
+    rows = ApiKey.objects.filter(public_id__in=public_ids).values_list("public_id", *_ROW)
+    found = {row[0]: _entry_of(row[1:]) for row in rows}
+    return {p: found.get(p, ("", "api_key_invalid")) for p in public_ids}
+
+
+def _entry_of(row: Any) -> Entry:
     if row is None:
         return ("", "api_key_invalid")
     digest, user_id, expires_at, scopes, revoked_at, is_active = row
@@ -495,11 +505,11 @@ def refresh(public_ids: Iterable[str]) -> None:
     ids = list(public_ids)
     if not ids:
         return
-    refused: dict[str, Entry] = {}
-    for public_id in ids:
-        entry = _load(public_id)
-        if entry[0] == "":
-            refused[store.API_KEY_KEY + public_id] = entry
+    refused = {
+        store.API_KEY_KEY + public_id: entry
+        for public_id, entry in _load_many(ids).items()
+        if entry[0] == ""
+    }
     usable = [store.API_KEY_KEY + p for p in ids if store.API_KEY_KEY + p not in refused]
 
     def write(cache: Any) -> None:

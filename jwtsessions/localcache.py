@@ -70,6 +70,7 @@ class _State:
 
 
 _state = _State()
+_sub = _state  # the earlier name, read by bench/revocation_delay.py
 
 
 def _channel(cache: BaseCache) -> str:

@@ -5,6 +5,7 @@ No column holds a usable credential: refresh tokens and API key secrets are stor
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 
@@ -19,6 +20,14 @@ REASON_MAX_LENGTH = 64
 def new_session_id() -> str:
     """128 random bits, URL-safe, 22 characters: short enough for a compact ``sid`` claim."""
     return secrets.token_urlsafe(16)
+
+
+_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
+
+
+def is_session_id(value: object) -> bool:
+    """Whether ``value`` has the shape of a session id: checked before any query uses it."""
+    return isinstance(value, str) and _SESSION_ID_SHAPE.fullmatch(value) is not None
 
 
 class SessionQuerySet(models.QuerySet["Session"]):

@@ -16,7 +16,6 @@ import threading
 
 from django.http import HttpRequest
 
-from .models import USER_AGENT_MAX_LENGTH
 from .settings import jwt_settings
 
 logger = logging.getLogger("jwtsessions.requestinfo")
@@ -113,4 +112,6 @@ def user_agent(request: HttpRequest | None) -> str:
     """The request's User-Agent, safe to store."""
     if request is None:
         return ""
+    from .models import USER_AGENT_MAX_LENGTH  # models need settings: not at import time
+
     return clean_text(request.META.get("HTTP_USER_AGENT", ""), USER_AGENT_MAX_LENGTH)

@@ -117,11 +117,10 @@ def test_narrowing_is_allowed(client):
 def test_widening_is_refused(client, scope):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     r = exchange(client, key, scope)
-    assert r.status_code == 403
-    assert r.json() == {
-        "detail": "The credential lacks a required scope.",
-        "code": "insufficient_scope",
-    }
+    # RFC 6749 section 5.2: a scope beyond what was granted is 400 invalid_scope.
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_scope"
+    assert r.json()["detail"] == "A requested scope is not one you may grant."
 
 
 @pytest.mark.parametrize("scope", ["", " ", "items:read  items:write", "a\tb", "é", "x" * 65])
@@ -417,3 +416,29 @@ def test_finding_8_a_class_alone_still_refuses_the_other_kind(client, path, kind
     r = client.get(path, **bearer(token))
     assert r.status_code == 401
     assert r.json()["code"] == "token_invalid"
+
+
+# --- issue 10 finding 4: scopes only narrow --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requested", "status", "granted"),
+    [
+        (None, 200, "items:read"),  # the key's admin scope is no longer grantable: dropped
+        ("items:read", 200, "items:read"),
+        ("items:admin", 400, None),
+        ("items:read items:admin", 400, None),
+    ],
+)
+def test_finding_4_service_tokens_never_carry_a_scope_no_longer_grantable(
+    client, settings, requested, status, granted
+):
+    _, key = create_api_key(make_user(), "svc", ["items:read", "items:admin"])
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": ["items:read", "items:write"]}
+    r = exchange(client, key, requested)
+    assert r.status_code == status, r.content
+    if granted is None:
+        assert r.json()["code"] == "invalid_scope"
+    else:
+        assert r.json()["scope"] == granted
+        assert segment(r.json()["access"], 1)["scope"] == granted
