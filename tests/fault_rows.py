@@ -346,7 +346,7 @@ def replay_write_blocks(lab: Lab, workers: int = 3) -> Outcome:
     (by a process whose own cache write fails and which then exits)."""
     redis = lab.redis()
     proxy = lab.proxy(redis.port)
-    # 3 s timeouts: the slow link below delays the replay without failing it.
+    # 3 s timeouts: the replays below block on a dead link without failing.
     cache = redis_cache(proxy.url, SOCKET_TIMEOUT=3, SOCKET_CONNECT_TIMEOUT=3)
     server = lab.server(lab.env(cache, CACHE_OUTAGE_BACKOFF=1), workers)
     creds = setup_user(server, "row8")
@@ -362,21 +362,29 @@ def replay_write_blocks(lab: Lab, workers: int = 3) -> Outcome:
     deadline = time.monotonic() + 15
     while len(noticed) < workers and time.monotonic() < deadline:
         noticed |= {p.pid for p in probe(server, headers, time.monotonic() + 0.3) if p.pid}
-    # 2. Redis is back, over a slow link: each worker's replay takes seconds.
-    proxy.latency(1.0)
+    # 2. Past the back-off each worker replays: it reads the database, then its writes block
+    #    (the link drops packets; 3 s timeouts, so the writes wait rather than fail).
+    proxy.blackhole()
     time.sleep(1.2)  # past CACHE_OUTAGE_BACKOFF
-    replaying = [threading.Thread(target=_one, args=(server, headers)) for _ in range(workers * 2)]
+    base = proxy.accepted
+    replaying = [
+        threading.Thread(target=_one, args=(server, headers)) for _ in range(workers * 2)
+    ]
     for thread in replaying:
         thread.start()
-    time.sleep(0.6)  # every worker has read the database and is writing
-    # 3. Meanwhile a revocation commits; its process's cache write fails; it exits.
+    # A replaying worker opens its connection after reading the database: once every worker
+    # has one waiting, every replay has read the database and is blocked writing.
+    deadline = time.monotonic() + 8
+    while proxy.accepted - base < workers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # 3. Meanwhile a revocation commits; its process's own cache write fails; it exits.
     own.blackhole()
     answer = driver.call("revoke_session", id=creds["session_id"])
     revoked = answer["returned"]
     driver.exit()
+    proxy.passthrough()  # the blocked replays complete
     for thread in replaying:
         thread.join(30)
-    proxy.passthrough()
     probes = probe(server, headers, max(time.monotonic(), revoked + BOUND) + PROBE_AFTER_BOUND)
     return Outcome(
         "replay blocked while revocations commit",

@@ -84,10 +84,12 @@ class FaultProxy:
 
     def blackhole(self) -> None:
         """Stop forwarding in both directions without closing anything."""
+        self._resetting = False
         self._flowing.clear()
 
     def latency(self, seconds: float) -> None:
         """Delay every chunk by ``seconds`` in each direction (round trip: twice that)."""
+        self._resetting = False
         self.delay = seconds
         self._flowing.set()
 
