@@ -1,12 +1,12 @@
 """Issue 11's table, one test per row, each against a live gunicorn (sync workers).
 
-The bench (bench/revocation_faults.py) runs the same scenarios with 3 workers on PostgreSQL;
-here 2 workers keep each row to seconds. Each row revokes a credential that every worker has accepted while the cache misbehaves in
+Each row revokes a credential that every worker has accepted while the cache misbehaves in
 the row's way (packets dropped, a process in its back-off window, SIGSTOP, LRU eviction, a
 lagging replica, a blocked replay), then probes the server from three threads. The database
 says "revoked"; no worker may admit the credential once ``REVOCATION_SYNC_INTERVAL`` + 1 s has
 passed since the revoking call returned. Scenarios: tests/fault_rows.py; harness:
-tests/faults.py.
+tests/faults.py. Here 2 workers keep each row to seconds; bench/revocation_faults.py runs the
+same scenarios with 3 workers on PostgreSQL.
 """
 
 from __future__ import annotations
