@@ -14,9 +14,12 @@
 | W002 | warning | ``COOKIE_SECURE`` is off while ``DEBUG`` is off |
 | W003 | warning | a process-local cache (locmem, dummy) while ``DEBUG`` is off |
 | W004 | warning | a cookie name prefix (``__Host-``, ``__Secure-``) the other settings contradict |
+| W010 | warning | the per-process copy is off or cannot subscribe (cache_checks.py) |
+| W011 | warning | the Redis cache has no socket timeout, or one over 2 s (cache_checks.py) |
 | E020 | error | ``TOKEN_CLAIMS`` does not import or is not callable |
 | E021 | error | ``LOGIN_SERIALIZER`` does not import or is not a serializer class |
 | E022 | error | ``MAX_SESSIONS_PER_USER`` below 1 |
+| E023 | error | ``SIMPLEJWT_MIGRATION`` on without djangorestframework-simplejwt installed |
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import checks
 
+from .cache_checks import check_local_copy, check_socket_timeouts
 from .keystrength import GENERATE_HINT, weakness
 from .settings import SETTING_NAME, Config, load
 from .tokens import HMAC_ALGORITHMS, HMAC_KEY_BYTES, KeyConfigError, build_key_ring
@@ -218,7 +222,7 @@ def check_cache(
 def check_hooks(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """``TOKEN_CLAIMS`` (E020), ``LOGIN_SERIALIZER`` (E021) and ``MAX_SESSIONS_PER_USER`` (E022)."""
+    """E020 TOKEN_CLAIMS, E021 LOGIN_SERIALIZER, E022 MAX_SESSIONS_PER_USER, E023 simplejwt."""
     from django.utils.module_loading import import_string
     from rest_framework.serializers import BaseSerializer
 
@@ -243,6 +247,17 @@ def check_hooks(
             continue
         if not usable(value):
             messages.append(checks.Error(f"{key} {path!r} is not {what}.", id=check_id))
+    if config.SIMPLEJWT_MIGRATION:
+        import importlib.util
+
+        if importlib.util.find_spec("rest_framework_simplejwt") is None:
+            messages.append(
+                checks.Error(
+                    "SIMPLEJWT_MIGRATION is on but djangorestframework-simplejwt is not installed.",
+                    hint="Keep simplejwt installed while its tokens may still be presented.",
+                    id="jwtsessions.E023",
+                )
+            )
     limit = config.MAX_SESSIONS_PER_USER
     if limit is not None and limit < 1:
         messages.append(
@@ -262,6 +277,8 @@ ALL_CHECKS = (
     check_cookies,
     check_cache,
     check_hooks,
+    check_local_copy,
+    check_socket_timeouts,
 )
 
 

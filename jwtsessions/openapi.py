@@ -26,7 +26,7 @@ from .settings import jwt_settings
 # --- security schemes --------------------------------------------------------------------------
 
 
-class JWTSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class JWTSessionScheme(OpenApiAuthenticationExtension):
     """``Authorization: Bearer <access token>``, or the access cookie in cookie mode."""
 
     target_class = "jwtsessions.authentication.JWTSessionAuthentication"
@@ -62,7 +62,7 @@ class JWTSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
         ]
 
 
-class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class ApiKeyScheme(OpenApiAuthenticationExtension):
     """``Authorization: Api-Key <key>`` or ``X-API-Key: <key>``."""
 
     target_class = "jwtsessions.authentication.ApiKeyAuthentication"
@@ -88,7 +88,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
         ]
 
 
-class ServiceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class ServiceTokenScheme(OpenApiAuthenticationExtension):
     """``Authorization: Bearer <service token>``."""
 
     target_class = "jwtsessions.authentication.ServiceTokenAuthentication"
@@ -108,9 +108,10 @@ class ServiceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
 COMPONENT_PREFIX = "JWTSessions"
 
 
-class _PrefixedName(OpenApiSerializerExtension):  # type: ignore[misc]
+class _PrefixedName(OpenApiSerializerExtension):
     def get_name(self, auto_schema: Any, direction: Any) -> str:
-        return COMPONENT_PREFIX + self.target_class.__name__.removesuffix("Serializer")
+        target: Any = self.target_class
+        return COMPONENT_PREFIX + str(target.__name__).removesuffix("Serializer")
 
 
 class _LoginName(_PrefixedName):
@@ -146,7 +147,7 @@ class JWTSessionsErrorSerializer(serializers.Serializer[Any]):
 
 
 class JWTSessionsValidationErrorSerializer(JWTSessionsErrorSerializer):
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="The invalid fields and their messages.",
@@ -224,14 +225,14 @@ def _tags() -> list[str]:
 # --- the endpoints -----------------------------------------------------------------------------
 
 
-class _Endpoint(OpenApiViewExtension):  # type: ignore[misc]
+class _Endpoint(OpenApiViewExtension):
     """Subclasses decorate their view class's handlers in :meth:`annotate`."""
 
     def view_replacement(self) -> Any:
         initkwargs = getattr(self.target_callback, "initkwargs", None) or {}
         use_cookies = bool(initkwargs.get("use_cookies", self.target.use_cookies))
 
-        class Described(self.target):  # type: ignore[name-defined,misc]
+        class Described(self.target):  # type: ignore[name-defined]
             # Cookie mode applies to this mounting of the view (not to use_cookies=False copies).
             cookies = use_cookies and bool(jwt_settings.AUTH_COOKIE)
             # A header-mode copy mounted beside the cookie-mode view needs its own operation ids.
@@ -376,9 +377,13 @@ class ApiKeyListSchema(_Endpoint):
             request=view.request_serializer_class,
             responses={
                 201: JWTSessionsApiKeyCreatedSerializer,
-                400: _400,
+                400: _error(
+                    "Malformed request (`invalid_request`), or a scope outside API_KEY_SCOPES "
+                    "(`invalid_scope`)."
+                ),
                 401: _401,
                 403: _error("Wrong or missing password (`reauthentication_required`), or CSRF."),
+                429: _error("Too many wrong passwords (`too_many_attempts`); see Retry-After."),
             },
         )
 
@@ -415,9 +420,11 @@ class ServiceTokenSchema(_Endpoint):
             request=view.request_serializer_class,
             responses={
                 200: JWTSessionsServiceTokenSerializer,
-                400: _400,
+                400: _error(
+                    "Malformed request (`invalid_request`), or a scope beyond the key's or no "
+                    "longer grantable (`invalid_scope`, RFC 6749 section 5.2)."
+                ),
                 401: _401,
-                403: _error("A scope beyond the key's (`insufficient_scope`)."),
             },
         )
 
