@@ -26,8 +26,9 @@ from tests.faults import Lab, LiveServer, manage, redis_cache
 
 SYNC_INTERVAL = 1.0
 BOUND = SYNC_INTERVAL + 1.0
-# How long the probes keep going after the bound: long enough for every worker to answer.
-PROBE_AFTER_BOUND = 2.0
+# How long the probes keep going after the bound: every worker answers dozens of times in it
+# (the bench sets 2 s).
+PROBE_AFTER_BOUND = 1.0
 
 
 @dataclasses.dataclass
@@ -186,9 +187,13 @@ def command_write_timed_out(lab: Lab, workers: int = 3) -> Outcome:
     creds = setup_user(server, "row2")
     warm(server, bearer(creds["access"]))
     proxy.blackhole()
-    done = manage(server.env, "jwtsessions_revoke", "--session", creds["session_id"])
+    done = manage(
+        server.env, "jwtsessions_revoke", "--session", creds["session_id"], "--skip-checks"
+    )
     revoked = time.monotonic()
-    assert done.returncode == 0, done.stderr[-2000:]
+    # 0: revoked (before issue 11 it said so even when the cache write failed); 3: revoked in
+    # the database, the cache could not be updated (it now tells the truth).
+    assert done.returncode in (0, 3), done.stderr[-2000:]
     proxy.lose_held()
     proxy.passthrough()
     probes = probe_until_bound(server, bearer(creds["access"]), revoked)
@@ -197,7 +202,10 @@ def command_write_timed_out(lab: Lab, workers: int = 3) -> Outcome:
         revoked,
         probes,
         workers,
-        {"command_output": done.stdout.strip()},
+        {
+            "command_exit": done.returncode,
+            "command_output": (done.stdout.strip() + " " + done.stderr.strip()[-200:]).strip(),
+        },
     )
 
 
@@ -367,9 +375,7 @@ def replay_write_blocks(lab: Lab, workers: int = 3) -> Outcome:
     proxy.blackhole()
     time.sleep(1.2)  # past CACHE_OUTAGE_BACKOFF
     base = proxy.accepted
-    replaying = [
-        threading.Thread(target=_one, args=(server, headers)) for _ in range(workers * 2)
-    ]
+    replaying = [threading.Thread(target=_one, args=(server, headers)) for _ in range(workers * 2)]
     for thread in replaying:
         thread.start()
     # A replaying worker opens its connection after reading the database: once every worker
