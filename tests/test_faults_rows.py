@@ -11,6 +11,8 @@ same scenarios with 3 workers on PostgreSQL.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests import fault_rows
@@ -26,6 +28,6 @@ def test_revocation_is_enforced_within_the_bound(lab, row):  # noqa: F811
     outcome = fault_rows.ROWS[row](lab, workers=2)
     summary = outcome.summary()
     # The probes reached the workers after the bound: the assertion below means something.
-    assert summary["probes_after_bound"] >= 10, summary
-    assert summary["workers_probed_after_bound"] >= 2, summary
-    assert outcome.admitted_after_bound() == [], summary
+    assert summary["probes_after_bound"] >= 10, json.dumps(summary)
+    assert summary["workers_probed_after_bound"] >= 2, json.dumps(summary)
+    assert outcome.admitted_after_bound() == [], json.dumps(summary)
