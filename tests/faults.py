@@ -275,6 +275,12 @@ class RedisServer:
         self.process = None
         self.frozen = False
 
+    def output(self, limit: int = 200_000) -> str:
+        """What the server wrote so far (the end of it)."""
+        with open(self.log.name, "rb") as log:
+            data = log.read()
+        return data[-limit:].decode(errors="replace")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
@@ -488,6 +494,12 @@ class LiveServer:
         wait_for_port(self.port, 30)
         return self
 
+    def output(self, limit: int = 200_000) -> str:
+        """What the server wrote so far (the end of it)."""
+        with open(self.log.name, "rb") as log:
+            data = log.read()
+        return data[-limit:].decode(errors="replace")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             # Nothing to drain: the workers (ours, by pid) go first, then the arbiter quickly
@@ -665,7 +677,14 @@ def sqlite_database(template: Path, directory: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # IMMEDIATE: a transaction that reads then writes (a revocation) takes the write lock
+        # up front; a deferred one fails at once with "database is locked" when another
+        # process wrote meanwhile, whatever the timeout.
+        "OPTIONS": {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 
 
