@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import random
 import statistics
 import sys
@@ -533,7 +534,9 @@ def main() -> None:
             creds, user = make_credentials(wanted)
             flow_map = {} if args.skip_flows else flows.make_flows(user)
             print(f"schemes: {', '.join([*creds, *flow_map])}", file=sys.stderr)
-            token_length = len(creds["ours_session"]["Authorization"].split()[1])
+            from jwtsessions.sessions import create_session
+
+            token_length = len(create_session(user).access)
 
             print("1/3 authentication alone ...", file=sys.stderr)
             auth = interleaved(
@@ -578,6 +581,18 @@ def main() -> None:
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
+    raw = {
+        "install": args.install,
+        "database": "postgres" if args.database_url else "sqlite",
+        "auth_us": auth,
+        "inprocess_us": inproc,
+        "counts": {name: {"sql": c[0], "redis": c[1]} for name, c in counts.items()},
+        "http": http,
+        "token_length": token_length,
+        "load_before": context["load_before"],
+        "load_after": harness.load_average(),
+    }
+    output.with_suffix(".json").write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")
     print(
         f"saved {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}",
         file=sys.stderr,

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import connection
+from django.db.models import F, OuterRef, Subquery
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -123,3 +124,28 @@ def test_update_one_returns_the_row_as_written_or_none(use_returning):
         is None
     )
     assert Session.objects.get(pk=session.pk).user_agent == "ua"
+
+
+@pytest.mark.parametrize("use_returning", [True, False], ids=["returning", "update-then-read"])
+def test_update_one_also_returns_expressions_on_the_updated_row(use_returning):
+    user = make_user(is_active=False)
+    session = Session.objects.create(
+        user=user, expires_at=Session._meta.get_field("created_at").default() + timedelta(days=1)
+    )
+    users = get_user_model()._base_manager.filter(pk=OuterRef("user_id"))
+    updated = returning.update_one(
+        Session.objects.all(),
+        session.pk,
+        {"refresh_generation": 3},
+        extra={
+            "owner_active": Subquery(users.values("is_active")[:1]),
+            "owner_name": Subquery(users.values("username")[:1]),
+            "next_generation": F("refresh_generation") + 1,
+        },
+        returning=use_returning,
+    )
+    assert updated is not None
+    assert updated.refresh_generation == 3
+    assert updated.owner_active is False  # converted: SQLite returns 0
+    assert updated.owner_name == user.username
+    assert updated.next_generation == 4
