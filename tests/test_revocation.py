@@ -286,18 +286,10 @@ def test_last_seen_keys_are_capped_and_deleted_on_revocation(client):
 # --- issue 10 finding 10: logout takes an expired token only for a bounded time -----------------
 
 
-def _token_expired_ago(session: Session, seconds: int, lifetime: int = 900) -> str:
-    from jwtsessions import tokens
+def _token_expired_ago(session: Session, seconds: int) -> str:
+    from tests.tokenkit import expired_access_token
 
-    issued = tokens.now_seconds() - lifetime - seconds
-    claims = {
-        "sub": str(session.user_id),
-        "sid": session.pk,
-        "jti": tokens.new_jti(),
-        "iat": issued,
-        "exp": issued + lifetime,
-    }
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    return expired_access_token(session, seconds)
 
 
 @pytest.mark.parametrize(
