@@ -9,6 +9,7 @@ from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, FormParser, JSONParser
@@ -429,7 +430,7 @@ class ServiceTokenView(JWTSessionsView):
         if requested is not None:
             parsed = apikeys.parse_scope(requested)
             if parsed is None:
-                raise InvalidRequest(detail="scope must be space-separated scope tokens.")
+                raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
             if not set(parsed) <= set(auth.scopes):
                 raise ScopeDenied()
             scopes = parsed
