@@ -13,8 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -46,18 +49,71 @@ def manage(*args: str) -> None:
     subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
 
 
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_until_listening(server: subprocess.Popen[bytes], host: str, port: int) -> bool:
+    """True once the server accepts connections; False if it exits first (or in 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def demo() -> int:
     ensure_environment(EXTRAS["demo"])
     # Local development on http://127.0.0.1: DEBUG serves the static files and lets the auth
     # cookies go without Secure (the example settings keep them Secure whenever DEBUG is off).
     os.environ.setdefault("DJANGO_DEBUG", "1")
+    address = os.environ.get("DEMO_ADDRESS", "127.0.0.1:8000")
+    try:
+        host, port = _split_address(address)
+    except ValueError:
+        print(f"error: DEMO_ADDRESS={address!r} is not HOST:PORT (e.g. 127.0.0.1:8001)")
+        return 2
+    if not _port_is_free(host, port):
+        print(f"error: {address} is already in use; run with DEMO_ADDRESS={host}:{port + 1}")
+        return 1
     manage("migrate", "--noinput", "-v", "0")
     manage("demo_setup", "--no-migrate")
-    address = os.environ.get("DEMO_ADDRESS", "127.0.0.1:8000")
-    print(f"\n  Open http://{address}/  (admin: http://{address}/admin/)\n", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the demo, quietly
-        manage("runserver", address, "--noreload")
-    return 0
+    command = [str(PYTHON), str(ROOT / "manage.py"), "runserver", address, "--noreload"]
+    # runserver's own banner goes out before it binds: the URL is printed here, once it listens.
+    server = subprocess.Popen(command, cwd=ROOT)
+    # A SIGTERM (e.g. from `timeout`) stops the server too, never leaving it orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if not _wait_until_listening(server, host, port):
+            server.wait()
+            print(f"error: the demo server did not start on {address} (see above)")
+            return 1
+        url = f"http://{address}/"
+        print(
+            f"\n  The demo is up: open {url}  (admin: {url}admin/; Ctrl-C stops it)\n", flush=True
+        )
+        return server.wait()
+    except KeyboardInterrupt:  # Ctrl-C ends the demo, quietly
+        server.terminate()
+        server.wait()
+        return 0
 
 
 def test(args: list[str]) -> int:

@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """Benchmark django-jwtsessions against its peers, side by side, in one run.
 
-    python3 bench/peers.py            # full run (about 6 minutes), SQLite
-    python3 bench/peers.py --quick    # smoke run
+    python3 bench/peers.py                      # plain install (no hiredis), SQLite
+    python3 bench/peers.py --install hiredis    # the same with redis-py's C parser
     python3 bench/peers.py --database-url postgres://postgres@127.0.0.1:5432/bench
+    python3 bench/peers.py --quick              # smoke run
 
-The first run creates bench/.venv with this package (-e .) and the peers. Each run starts a
-private redis-server on a free port and a fresh SQLite file, prepares one user and one
-credential per scheme, then measures, with the schemes shuffled in every round so that a
-noisy neighbour hits all of them alike:
+The first run of an install creates its virtualenv (bench/.venv/<install>, see harness.py).
+Each run starts a private redis-server on a free port and a fresh SQLite file (or flushes the
+PostgreSQL database it is given), prepares one user and one credential per scheme, then
+measures, with the schemes shuffled in every round so that a noisy neighbour hits all of them
+alike:
 
 1. authentication alone: ``authenticate()`` + ``has_permission()`` on a prepared request;
-2. a full request through Django's WSGI handler, in process (no socket);
-3. HTTP through gunicorn on 127.0.0.1, driven by ``wrk`` for a bounded time.
+2. a full request through Django's WSGI handler, in process (no socket), including login and
+   refresh (see flows.py), with the SQL queries and Redis commands each request makes;
+3. HTTP through gunicorn on 127.0.0.1, driven by ``wrk`` for a bounded time, read endpoints,
+   logins and refresh chains interleaved in the same rounds.
 
 The report (markdown) is printed and saved under bench/results/.
 """
@@ -20,125 +24,34 @@ The report (markdown) is printed and saved under bench/results/.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
-import os
-import platform
+import json
 import random
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-VENV = HERE / ".venv"
-PEERS = [
-    "djangorestframework-simplejwt",
-    "django-rest-knox",
-    "djangorestframework-api-key",
-    "gunicorn",
-    "hiredis",
-    "psycopg[binary]",
-]
+sys.path.insert(0, str(HERE))
+
+import flows  # noqa: E402
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 FLOOR, SJWT = "floor", "simplejwt_stateless"
-
-
-# --- environment ----------------------------------------------------------------------------
-
-
-def ensure_venv() -> None:
-    """Re-run this script inside bench/.venv, creating it on first use."""
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    if not python.exists():
-        print(f"creating {VENV} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    # Reinstall when the list of peers changed since the last run.
-    stamp, wanted = VENV / ".installed", "\n".join(PEERS)
-    if not stamp.exists() or stamp.read_text() != wanted:
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "-e", str(ROOT), *PEERS], check=True
-        )
-        stamp.write_text(wanted)
-    os.execv(str(python), [str(python), os.path.abspath(sys.argv[0]), *sys.argv[1:]])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
-
-@contextlib.contextmanager
-def private_redis(workdir: Path) -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server not found (apt-get install -y redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def setup_django(sqlite: Path, redis_url: str, database_url: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchsite.settings"
-    os.environ["BENCH_SQLITE"] = str(sqlite)
-    os.environ["BENCH_REDIS_URL"] = redis_url
-    os.environ["BENCH_DATABASE_URL"] = database_url
-    sys.path.insert(0, str(HERE))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    if database_url:
-        call_command("flush", interactive=False, verbosity=0)
-    call_command("migrate", verbosity=0)
+# The rows of issue 12's targets; --schemes core keeps only these (and the floor).
+CORE = (FLOOR, SJWT, "knox", "drf_api_key", "ours_session", "ours_api_key", "ours_service_token")
 
 
 # --- credentials ----------------------------------------------------------------------------
 
 
-def make_credentials() -> dict[str, dict[str, str]]:
-    """One HTTP header set per scheme, for the same user."""
+def make_credentials(wanted: set[str] | None = None) -> tuple[dict[str, dict[str, str]], Any]:
+    """One HTTP header set per scheme (all, or those in ``wanted``), for the same user."""
     from benchsite.views import SCHEMES
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
@@ -151,7 +64,7 @@ def make_credentials() -> dict[str, dict[str, str]]:
 
     from jwtsessions.sessions import create_session
 
-    user = User.objects.create_user("bench", "bench@example.com", "unused-password-123")
+    user = User.objects.create_user(flows.USERNAME, "bench@example.com", flows.PASSWORD)
 
     def session_cookie(store_class: Any) -> str:
         store = store_class()
@@ -180,7 +93,9 @@ def make_credentials() -> dict[str, dict[str, str]]:
     }
     if "ours_api_key" in SCHEMES or "ours_service_token" in SCHEMES:
         creds.update(our_key_credentials(user))
-    return {name: creds[name] for name in SCHEMES if name in creds}
+    return {
+        name: creds[name] for name in SCHEMES if name in creds and (not wanted or name in wanted)
+    }, user
 
 
 def our_key_credentials(user: Any) -> dict[str, dict[str, str]]:
@@ -194,7 +109,8 @@ def our_key_credentials(user: Any) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "bench", "scopes": ["bench:read"]},
+        # API_KEY_REQUIRE_PASSWORD: the user's current password (set in the setup above).
+        {"name": "bench", "scopes": ["bench:read"], "password": "unused-password-123"},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {access}",
     )
@@ -347,140 +263,47 @@ def count_backend_calls(
 
 # --- 3. HTTP through gunicorn ---------------------------------------------------------------
 
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * _UNITS[unit]
-
-
-def wrk(
-    port: int, name: str, headers: dict[str, str], seconds: float, connections: int
-) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
-    for header, value in headers.items():
-        command += ["-H", f"{header}: {value}"]
-    command.append(f"http://127.0.0.1:{port}/{name}/")
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{name}: {errors.group(1)} non-2xx responses over HTTP")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    return {"rps": rps, "p50": p50, "p99": p99}
-
-
-@contextlib.contextmanager
-def gunicorn(workers: int) -> Iterator[int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(VENV / "bin" / "gunicorn"),
-            "benchsite.wsgi:application",
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(HERE),
-            "--log-level",
-            "warning",
-        ],
-        env=os.environ.copy(),
-    )
-    try:
-        wait_for_port(port)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(15)
+HttpRun = Callable[[int, float, int], dict[str, float]]
 
 
 def http_rounds(
-    creds: dict[str, dict[str, str]], rounds: int, seconds: float, workers: int, connections: int
+    targets: dict[str, HttpRun], rounds: int, seconds: float, workers: int, connections: int
 ) -> dict[str, dict[str, float]]:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found (apt-get install -y wrk), or run with --skip-http")
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in creds}
-    with gunicorn(workers) as port:
-        for name, headers in creds.items():
-            wrk(port, name, headers, 1, connections)  # warm every worker
+    """Every target once per round, in a new random order each round; medians, errors summed."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    with harness.server("gunicorn", workers) as srv:
+        for run in targets.values():
+            run(srv.port, 1, connections)  # warm every worker
         for number in range(rounds):
-            order = list(creds)
+            order = list(targets)
             random.shuffle(order)
             for name in order:
-                samples[name].append(wrk(port, name, headers_of(creds, name), seconds, connections))
+                samples[name].append(targets[name](srv.port, seconds, connections))
             print(f"  http round {number + 1}/{rounds} done", file=sys.stderr)
-    return {
-        name: {k: statistics.median(s[k] for s in runs) for k in ("rps", "p50", "p99")}
-        for name, runs in samples.items()
-    }
+    out: dict[str, dict[str, float]] = {}
+    for name, runs in samples.items():
+        out[name] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+        out[name]["errors"] = sum(r["errors"] for r in runs)
+    return out
 
 
-def headers_of(creds: dict[str, dict[str, str]], name: str) -> dict[str, str]:
-    return creds[name]
+def http_targets(
+    creds: dict[str, dict[str, str]], flow_map: dict[str, flows.Flow], workdir: Path
+) -> dict[str, HttpRun]:
+    def get(name: str) -> HttpRun:
+        return lambda port, seconds, c: harness.wrk(port, f"/{name}/", creds[name], seconds, c)
+
+    def post(flow: flows.Flow) -> HttpRun:
+        return lambda port, seconds, c: flows.http_run(flow, port, seconds, c, workdir)
+
+    targets = {name: get(name) for name in creds}
+    targets.update({name: post(flow) for name, flow in flow_map.items()})
+    return targets
 
 
 # --- report ---------------------------------------------------------------------------------
 
-
-def versions() -> dict[str, str]:
-    import sqlite3
-    from importlib.metadata import version
-
-    out = {"Python": platform.python_version()}
-    for dist in (
-        "Django",
-        "djangorestframework",
-        "PyJWT",
-        "djangorestframework-simplejwt",
-        "django-rest-knox",
-        "djangorestframework-api-key",
-        "django-redis",
-        "redis",
-        "hiredis",
-        "gunicorn",
-    ):
-        out[dist] = version(dist)
-    out["SQLite"] = sqlite3.sqlite_version
-    out["redis-server"] = (
-        subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
-        .stdout.split()[2]
-        .removeprefix("v=")
-    )
-    if shutil.which("wrk"):
-        out["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "jwtsessions"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    out["django-jwtsessions"] = f"{commit}{' (+ uncommitted changes)' if dirty else ''}"
-    return out
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    with contextlib.suppress(OSError):
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.1f} GiB RAM"
-    return f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs{memory}"
-
-
-def ratio(value: float | None, base: float | None) -> str:
-    return "—" if not value or not base else f"{value / base:.2f}x"
+ratio = harness.ratio
 
 
 def report(
@@ -491,23 +314,32 @@ def report(
     http: dict[str, dict[str, float]],
     token_length: int,
     revocation: str,
+    context: dict[str, str],
 ) -> str:
     database = "PostgreSQL" if args.database_url else "SQLite (file)"
+    parser = "hiredis (C parser)" if args.install == "hiredis" else "no hiredis (pure Python)"
     lines = [
-        f"# django-jwtsessions vs peers — {time.strftime('%Y-%m-%d %H:%M %Z')}",
+        f"# django-jwtsessions vs peers — {args.install} install, {database} — "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}",
         "",
-        f"Machine: {machine()}. Database: {database}. Cache: private redis-server on 127.0.0.1 "
-        f"(django-redis + hiredis). HTTP: gunicorn {args.workers} sync workers, "
-        f"`wrk -t1 -c{args.connections} -d{args.http_seconds}s`.",
+        f"Install: **{args.install}** (redis-py {context['redis']}, {parser}). "
+        f"Machine: {harness.machine()}. Database: {database}. Cache: private redis-server on "
+        f"127.0.0.1 (django-redis). HTTP: gunicorn {args.workers} sync workers, "
+        f"`wrk -t1 -c{args.connections} -d{args.http_seconds}s`. "
+        f"Load average before / after: {context['load_before']} / {harness.load_average()}.",
         f"Rounds: {args.rounds} interleaved (auth alone, {args.calls} calls each; in process, "
-        f"{args.requests} requests each), {args.http_rounds} over HTTP; medians shown.",
+        f"{args.requests} requests each), {args.http_rounds} over HTTP (read endpoints, logins "
+        "and refresh chains shuffled together in every round); medians shown.",
+        "",
+        "## Read endpoints",
         "",
         "Auth ratios are to simplejwt stateless (the floor has no authentication to time). "
-        "Throughput ratios: higher is better. Time ratios: lower is better.",
+        "Throughput ratios: higher is better. Time ratios: lower is better. SQL and Redis "
+        "counts are per warm request (20 requests after one warm-up).",
         "",
         "| scheme | auth µs/call | auth xsjwt | in-proc µs/req | xfloor | xsjwt | HTTP req/s | "
-        "xfloor | xsjwt | p50 ms | p99 ms | SQL/req | Redis cmds/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "xfloor | xsjwt | p50 ms | p99 ms | errors | SQL/req | Redis cmds/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in auth:
         h = http.get(name, {})
@@ -519,18 +351,75 @@ def report(
             f"{ratio(inproc[name], inproc[SJWT])} | "
             f"{h.get('rps', 0):.0f} | {ratio(h.get('rps'), http.get(FLOOR, {}).get('rps'))} | "
             f"{ratio(h.get('rps'), http.get(SJWT, {}).get('rps'))} | "
-            f"{h.get('p50', 0):.2f} | {h.get('p99', 0):.2f} | {sql:g} | {cmds:g} |"
+            f"{h.get('p50', 0):.2f} | {h.get('p99', 0):.2f} | {h.get('errors', 0):g} | "
+            f"{sql:g} | {cmds:g} |"
         )
-    lines += ["", "## Targets", ""]
-    lines += targets(auth, http, token_length)
+    lines += flow_table(inproc, counts, http, context)
+    lines += ["", "## Targets (issue 12 first)", ""]
+    lines += targets(auth, http, counts, token_length)
     lines += ["", revocation, "## Versions", ""]
-    lines += [f"- {k}: {v}" for k, v in versions().items()]
+    lines += [f"- {k}: {v}" for k, v in harness.versions().items()]
     lines += ["", f"Command: `python3 bench/peers.py {' '.join(sys.argv[1:])}`".rstrip()]
     return "\n".join(lines) + "\n"
 
 
+def flow_table(
+    inproc: dict[str, float],
+    counts: dict[str, tuple[float, float]],
+    http: dict[str, dict[str, float]],
+    context: dict[str, str],
+) -> list[str]:
+    names = [n for n in inproc if n.endswith(("_login", "_refresh", "_refresh_blacklist"))]
+    if not names:
+        return []
+    peer = {"refresh": "simplejwt_refresh_blacklist", "login": "simplejwt_login"}
+    lines = [
+        "",
+        "## Login and refresh",
+        "",
+        "Refresh: ours against simplejwt with `ROTATE_REFRESH_TOKENS` and "
+        "`BLACKLIST_AFTER_ROTATION` (its `token_blacklist` app installed); every request sends "
+        "the token the previous answer handed out. Login: ours, simplejwt's "
+        "`TokenObtainPairView`, knox's `LoginView` (Basic auth). Password hasher for all: "
+        f"`MD5PasswordHasher` (the cheapest; Django's default PBKDF2 would add "
+        f"{context['pbkdf2_ms']} ms of hashing to every login of every library alike). "
+        "Ratios: ours to the peer in the same column (xsjwt: to simplejwt's rotate-and-blacklist "
+        "refresh, or its login; xknox: to knox's login); in-process ratios are time (lower is "
+        "better), HTTP ratios throughput (higher is better).",
+        "",
+        "| flow | in-proc µs/req | xsjwt | xknox | HTTP req/s | xsjwt | xknox | p50 ms | p99 ms "
+        "| errors | SQL/req | Redis cmds/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        kind = "refresh" if "refresh" in name else "login"
+        base = peer[kind]
+        knox = "knox_login" if kind == "login" else None
+        h = http.get(name, {})
+        sql, cmds = counts.get(name, (0.0, 0.0))
+
+        def x(value: float | None, other: str | None, table: str, name: str = name) -> str:
+            if other is None or name == other or not name.startswith("ours"):
+                return "—"
+            if table == "inproc":
+                return ratio(value, inproc.get(other))
+            return ratio(value, http.get(other, {}).get("rps"))
+
+        lines.append(
+            f"| {name} | {inproc[name]:.0f} | {x(inproc[name], base, 'inproc')} | "
+            f"{x(inproc[name], knox, 'inproc')} | {h.get('rps', 0):.0f} | "
+            f"{x(h.get('rps'), base, 'http')} | {x(h.get('rps'), knox, 'http')} | "
+            f"{h.get('p50', 0):.2f} | {h.get('p99', 0):.2f} | {h.get('errors', 0):g} | "
+            f"{sql:g} | {cmds:g} |"
+        )
+    return lines
+
+
 def targets(
-    auth: dict[str, float], http: dict[str, dict[str, float]], token_length: int
+    auth: dict[str, float],
+    http: dict[str, dict[str, float]],
+    counts: dict[str, tuple[float, float]],
+    token_length: int,
 ) -> list[str]:
     rows = ["| target | measured | met |", "|---|---:|:---:|"]
 
@@ -547,12 +436,35 @@ def targets(
     def div(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
 
+    for name, label in (
+        ("ours_session", "session endpoint"),
+        ("ours_api_key", "API-key endpoint"),
+        ("ours_service_token", "service-token endpoint"),
+    ):
+        row(
+            f"{label} HTTP req/s ≥ 0.95 x simplejwt stateless",
+            div(rps(name), rps(SJWT)),
+            0.95,
+            True,
+        )
     row(
-        "session endpoint HTTP req/s ≥ 0.95 x simplejwt stateless",
-        div(rps("ours_session"), rps(SJWT)),
-        0.95,
+        "refresh HTTP req/s ≥ 2 x simplejwt rotate+blacklist",
+        div(rps("ours_refresh"), rps("simplejwt_refresh_blacklist")),
+        2.0,
         True,
     )
+    for name, label in (
+        ("ours_session", "session"),
+        ("ours_api_key", "API-key"),
+        ("ours_service_token", "service-token"),
+    ):
+        if name in counts:
+            sql, cmds = counts[name]
+            met = "yes" if sql == 0 and cmds == 0 else "NO"
+            rows.append(
+                f"| warm {label} request: 0 SQL and 0 Redis commands | {sql:g} SQL, "
+                f"{cmds:g} Redis | {met} |"
+            )
     row(
         "session endpoint HTTP req/s ≥ 1.5 x knox", div(rps("ours_session"), rps("knox")), 1.5, True
     )
@@ -580,7 +492,12 @@ def targets(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--install", choices=harness.INSTALLS, default="plain")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--schemes", default="all", help="'all', 'core' (issue 12's rows) or a comma list"
+    )
+    parser.add_argument("--skip-flows", action="store_true", help="no login/refresh rows")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=400, help="auth calls per scheme per round")
     parser.add_argument("--requests", type=int, default=150, help="in-process requests per round")
@@ -595,17 +512,31 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.calls, args.requests = 3, 100, 40
-        args.http_rounds, args.http_seconds, args.revocation_trials = 1, 2, 20
+        args.http_rounds, args.http_seconds = 1, 2
+        args.revocation_trials = min(args.revocation_trials, 20)
+    harness.check_install(args.install)
+    wanted: set[str] | None = None
+    if args.schemes == "core":
+        wanted = set(CORE)
+    elif args.schemes != "all":
+        wanted = {FLOOR, SJWT, *args.schemes.split(",")}
+    context = {"load_before": harness.load_average()}
 
     with tempfile.TemporaryDirectory(prefix="jwtsessions-bench-") as tmp:
         workdir = Path(tmp)
-        with private_redis(workdir) as redis_url:
-            setup_django(workdir / "bench.db", redis_url, args.database_url)
+        with harness.private_redis(workdir) as redis_url:
+            harness.setup_django(workdir / "bench.db", redis_url, args.database_url)
+            import redis
             from django.core.handlers.wsgi import WSGIHandler
 
-            creds = make_credentials()
-            print(f"schemes: {', '.join(creds)}", file=sys.stderr)
-            token_length = len(creds["ours_session"]["Authorization"].split()[1])
+            context["redis"] = redis.__version__
+            context["pbkdf2_ms"] = f"{flows.password_hash_ms():.0f}"
+            creds, user = make_credentials(wanted)
+            flow_map = {} if args.skip_flows else flows.make_flows(user)
+            print(f"schemes: {', '.join([*creds, *flow_map])}", file=sys.stderr)
+            from jwtsessions.sessions import create_session
+
+            token_length = len(create_session(user).access)
 
             print("1/3 authentication alone ...", file=sys.stderr)
             auth = interleaved(
@@ -616,6 +547,9 @@ def main() -> None:
             print("2/3 full request in process ...", file=sys.stderr)
             handler = WSGIHandler()
             wsgi_calls = {name: wsgi_call(handler, name, h) for name, h in creds.items()}
+            wsgi_calls.update(
+                {name: flows.wsgi_call(handler, flow) for name, flow in flow_map.items()}
+            )
             inproc = interleaved(wsgi_calls, args.rounds, args.requests)
             counts = count_backend_calls(wsgi_calls, redis_url)
             http: dict[str, dict[str, float]] = {}
@@ -625,25 +559,40 @@ def main() -> None:
 
                 connections.close_all()
                 http = http_rounds(
-                    creds, args.http_rounds, args.http_seconds, args.workers, args.connections
+                    http_targets(creds, flow_map, workdir),
+                    args.http_rounds,
+                    args.http_seconds,
+                    args.workers,
+                    args.connections,
                 )
-            print("cross-process revocation ...", file=sys.stderr)
-            import revocation_delay
+            revocation = ""
+            if args.revocation_trials:
+                print("cross-process revocation ...", file=sys.stderr)
+                import revocation_delay
 
-            revocation = revocation_delay.markdown(revocation_delay.measure(args.revocation_trials))
+                revocation = revocation_delay.markdown(
+                    revocation_delay.measure(args.revocation_trials)
+                )
 
-    text = report(args, auth, inproc, counts, http, token_length, revocation)
+    text = report(args, auth, inproc, counts, http, token_length, revocation, context)
     print(text)
-    output = args.output
-    if output is None:
-        suffix = "postgres" if args.database_url else "sqlite"
-        output = (
-            HERE
-            / "results"
-            / f"{time.strftime('%Y%m%d-%H%M')}-{suffix}{'-quick' if args.quick else ''}.md"
-        )
+    output = args.output or harness.results_path(
+        "peers", args.install, args.database_url, args.quick
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
+    raw = {
+        "install": args.install,
+        "database": "postgres" if args.database_url else "sqlite",
+        "auth_us": auth,
+        "inprocess_us": inproc,
+        "counts": {name: {"sql": c[0], "redis": c[1]} for name, c in counts.items()},
+        "http": http,
+        "token_length": token_length,
+        "load_before": context["load_before"],
+        "load_after": harness.load_average(),
+    }
+    output.with_suffix(".json").write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")
     print(
         f"saved {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}",
         file=sys.stderr,
@@ -651,5 +600,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ensure_venv()
+    harness.ensure_venv()
     main()

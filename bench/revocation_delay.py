@@ -30,7 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import peers  # noqa: E402
+import harness  # noqa: E402
 
 
 def worker() -> None:
@@ -47,7 +47,7 @@ def worker() -> None:
     for line in sys.stdin:
         token = line.strip()
         auth.authenticate_token(request, token)  # warm: Redis read, then the local copy
-        local = bool(localcache._sub.entries)
+        local = bool(localcache._state.entries)
         print("ready", flush=True)
         last_admitted = first_refused = 0.0
         checks = 0
@@ -163,26 +163,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--install", choices=harness.INSTALLS, default="plain")
     args = parser.parse_args()
     if args.worker:
         worker()
         return
     with (
         tempfile.TemporaryDirectory(prefix="jwtsessions-revoke-") as tmp,
-        peers.private_redis(Path(tmp)) as redis_url,
+        harness.private_redis(Path(tmp)) as redis_url,
     ):
-        peers.setup_django(Path(tmp) / "bench.db", redis_url, "")
+        harness.setup_django(Path(tmp) / "bench.db", redis_url, "")
         text = markdown(measure(args.trials))
     print(text)
     output = HERE / "results" / f"{time.strftime('%Y%m%d-%H%M')}-revocation.md"
     output.write_text(
         f"# Revocation delay — {time.strftime('%Y-%m-%d %H:%M %Z')}\n\n"
-        f"Machine: {peers.machine()}\n\n{text}"
+        f"Machine: {harness.machine()}\n\n{text}"
     )
     print(f"saved {output}", file=sys.stderr)
 
 
 if __name__ == "__main__":
     if "--worker" not in sys.argv:
-        peers.ensure_venv()
+        harness.ensure_venv()
     main()

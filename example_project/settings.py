@@ -201,4 +201,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        # One line per request: runserver's access log (django.server) has it already. Django's
+        # own console handler (under DEBUG) and the root handler would each repeat a 4xx as a
+        # warning ("Unauthorized: /api/notes/"); 5xx errors are still logged, once, by root.
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -14,6 +14,8 @@
 | W002 | warning | ``COOKIE_SECURE`` is off while ``DEBUG`` is off |
 | W003 | warning | a process-local cache (locmem, dummy) while ``DEBUG`` is off |
 | W004 | warning | a cookie name prefix (``__Host-``, ``__Secure-``) the other settings contradict |
+| W010 | warning | the per-process copy is off or cannot subscribe (cache_checks.py) |
+| W011 | warning | the Redis cache has no socket timeout, or one over 2 s (cache_checks.py) |
 | E020 | error | ``TOKEN_CLAIMS`` does not import or is not callable |
 | E021 | error | ``LOGIN_SERIALIZER`` does not import or is not a serializer class |
 | E022 | error | ``MAX_SESSIONS_PER_USER`` below 1 |
@@ -29,6 +31,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import checks
 
+from .cache_checks import check_local_copy, check_socket_timeouts
 from .keystrength import GENERATE_HINT, weakness
 from .settings import SETTING_NAME, Config, load
 from .tokens import HMAC_ALGORITHMS, HMAC_KEY_BYTES, KeyConfigError, build_key_ring
@@ -274,6 +277,8 @@ ALL_CHECKS = (
     check_cookies,
     check_cache,
     check_hooks,
+    check_local_copy,
+    check_socket_timeouts,
 )
 
 

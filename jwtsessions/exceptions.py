@@ -7,10 +7,12 @@ DRF's own errors (404, 405, validation) in the same shape.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -36,6 +38,8 @@ MESSAGES: dict[str, StrOrPromise] = {
     "too_many_attempts": _("Too many failed login attempts. Try again later."),
     "invalid_request": _("The request is malformed."),
     "not_authenticated": _("Authentication credentials were not provided."),
+    "reauthentication_required": _("Confirm this action with your current password."),
+    "invalid_scope": _("A requested scope is not one you may grant."),
 }
 
 
@@ -55,6 +59,25 @@ class ScopeDenied(exceptions.PermissionDenied):
     def __init__(self) -> None:
         super().__init__(error_body("insufficient_scope"), code="insufficient_scope")
         self.error_code = "insufficient_scope"
+
+
+class ReauthenticationRequired(exceptions.PermissionDenied):
+    """403: the action needs the caller's current password, and it was missing or wrong."""
+
+    def __init__(self) -> None:
+        super().__init__(error_body("reauthentication_required"), code="reauthentication_required")
+        self.error_code = "reauthentication_required"
+
+
+class InvalidScopeRequested(exceptions.ValidationError):
+    """400: scopes outside ``API_KEY_SCOPES`` (or outside the key, for a service token)."""
+
+    def __init__(self, scopes: Any = ()) -> None:
+        body: dict[str, Any] = error_body("invalid_scope")
+        if scopes:
+            body["scopes"] = list(scopes)
+        super().__init__(body, code="invalid_scope")
+        self.error_code = "invalid_scope"
 
 
 class TooManyAttempts(exceptions.Throttled):
@@ -80,7 +103,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _bad_request(exc)
     data = response.data
     if isinstance(data, dict) and {"detail", "code"} <= data.keys():
         return response
@@ -104,3 +127,40 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     detail = data.get("detail") if isinstance(data, dict) else None
     response.data = error_body(str(code), str(detail) if detail else None)
     return response
+
+
+def _bad_request_body(exc: Exception) -> dict[str, str] | None:
+    """The 400 body for a request Django itself refuses, or ``None`` for other errors."""
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        return error_body("invalid_request", _("The request body is too large."))
+    if isinstance(exc, UnreadablePostError):
+        return error_body("invalid_request", _("The request body could not be read."))
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own handling logs these to django.security.<name>: keep that.
+        logging.getLogger(f"django.security.{type(exc).__name__}").error("%s", type(exc).__name__)
+        return error_body("invalid_request", _("Bad request."))
+    return None
+
+
+def _bad_request(exc: Exception) -> Response | None:
+    body = _bad_request_body(exc)
+    return None if body is None else Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A ``handler400`` answering ``{"detail", "code"}`` on this package's endpoints.
+
+    Some 400s happen before any view runs (an invalid ``Host`` raised by ``CommonMiddleware``).
+    Set ``handler400 = "jwtsessions.exceptions.bad_request"`` in the root URLconf so those
+    answer in the contract's shape too on ``jwtsessions`` URLs; other URLs get Django's page.
+    """
+    from django.urls import Resolver404, resolve
+    from django.views.defaults import bad_request as django_bad_request
+
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        match = None
+    if match is None or "jwtsessions" not in match.namespaces:
+        return django_bad_request(request, exception or SuspiciousOperation())
+    return JsonResponse(error_body("invalid_request", _("Bad request.")), status=400)

@@ -70,6 +70,7 @@ class _State:
 
 
 _state = _State()
+_sub = _state  # the earlier name, read by bench/revocation_delay.py
 
 
 def _channel(cache: BaseCache) -> str:
@@ -285,3 +286,5 @@ def reset() -> None:
 
 
 jwt_settings.on_reload(reset)
+# Catching up from the refusal log (jwtsessions.sync) empties the copy when it finds any.
+sync.on_refusals(clear)

@@ -5,6 +5,7 @@ No column holds a usable credential: refresh tokens and API key secrets are stor
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 
@@ -20,6 +21,14 @@ REASON_MAX_LENGTH = 64
 def new_session_id() -> str:
     """128 random bits, URL-safe, 22 characters: short enough for a compact ``sid`` claim."""
     return secrets.token_urlsafe(16)
+
+
+_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
+
+
+def is_session_id(value: object) -> bool:
+    """Whether ``value`` has the shape of a session id: checked before any query uses it."""
+    return isinstance(value, str) and _SESSION_ID_SHAPE.fullmatch(value) is not None
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -84,6 +93,11 @@ class Session(models.Model):
     # How many rotations happened; the refresh token carries it, so a rotated one is recognised.
     refresh_generation = models.PositiveIntegerField(
         verbose_name=_("refresh generation"), default=0, editable=False
+    )
+    # HMAC of the password hash the login verified (jwtsessions.binding); never the hash itself.
+    # A session whose user's password changed after its login no longer matches.
+    binding = models.CharField(
+        verbose_name=_("credential binding"), max_length=65, blank=True, default="", editable=False
     )
 
     objects = SessionQuerySet.as_manager()
@@ -199,3 +213,37 @@ class ApiKey(models.Model):
         if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
             return "expired"
         return "active"
+
+
+class RefusalLog(models.Model):
+    """Every refusal, in commit order, so every process can catch up from the database.
+
+    Written in the same transaction as the revocation it announces; read by
+    :func:`jwtsessions.sync.catch_up` at most once per ``REVOCATION_SYNC_INTERVAL`` per process.
+    Rows are only needed for minutes; ``jwtsessions_cleanup`` deletes old ones.
+    """
+
+    SESSION = "s"
+    BLACKLIST = "b"
+    API_KEY = "k"
+    USER = "u"
+    KINDS = [
+        (SESSION, "session"),
+        (BLACKLIST, "blacklisted token id"),
+        (API_KEY, "API key"),
+        (USER, "user credential"),
+    ]
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    kind = models.CharField(max_length=1, choices=KINDS)
+    # Session id, jti, API key public id or user primary key.
+    subject = models.CharField(max_length=255)
+    # The refusal code to cache; empty: drop the cached entry (the next read asks the database).
+    code = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"refusal {self.pk} ({self.get_kind_display()})"

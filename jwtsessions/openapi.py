@@ -377,9 +377,13 @@ class ApiKeyListSchema(_Endpoint):
             request=view.request_serializer_class,
             responses={
                 201: JWTSessionsApiKeyCreatedSerializer,
-                400: _400,
+                400: _error(
+                    "Malformed request (`invalid_request`), or a scope outside API_KEY_SCOPES "
+                    "(`invalid_scope`)."
+                ),
                 401: _401,
                 403: _error("Wrong or missing password (`reauthentication_required`), or CSRF."),
+                429: _error("Too many wrong passwords (`too_many_attempts`); see Retry-After."),
             },
         )
 
@@ -416,9 +420,11 @@ class ServiceTokenSchema(_Endpoint):
             request=view.request_serializer_class,
             responses={
                 200: JWTSessionsServiceTokenSerializer,
-                400: _400,
+                400: _error(
+                    "Malformed request (`invalid_request`), or a scope beyond the key's or no "
+                    "longer grantable (`invalid_scope`, RFC 6749 section 5.2)."
+                ),
                 401: _401,
-                403: _error("A scope beyond the key's (`insufficient_scope`)."),
             },
         )
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from .apikeys import codec, is_valid_scope
 from .models import ApiKey, Session
+from .requestinfo import clean_text
 from .settings import jwt_settings
 
 
@@ -68,8 +69,19 @@ class ScopeField(serializers.CharField):
 
 class ApiKeyCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
+    # The caller's current password (API_KEY_REQUIRE_PASSWORD): bounded like login's.
+    password = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, write_only=True, trim_whitespace=False
+    )
     scopes = serializers.ListField(child=ScopeField(), required=False, default=list)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_name(self, value: str) -> str:
+        # Stored and shown in lists and the admin: no control characters (DRF refuses only NUL).
+        cleaned = clean_text(value, 100).strip()
+        if not cleaned:
+            raise serializers.ValidationError("A name needs printable characters.")
+        return cleaned
 
     def validate_scopes(self, value: list[str]) -> list[str]:
         limit = jwt_settings.MAX_API_KEY_SCOPES

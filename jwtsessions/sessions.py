@@ -18,11 +18,14 @@ import secrets
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import customization, limits, store, tokens
+from . import binding, blacklist, customization, limits, returning, store, tokens
 from .models import Session
 from .requestinfo import client_ip as client_ip  # re-exported: it lived here
 from .requestinfo import user_agent
@@ -119,7 +122,10 @@ def issue_access_token(
         "sid": session_id,
         **tokens.standard_claims(lifetime),
     }
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
+    token = tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    # A new jti cannot be blacklisted yet: saying so now spares its first request a query.
+    blacklist.note_new_token(str(claims["jti"]), int(lifetime.total_seconds()))
+    return token, int(lifetime.total_seconds())
 
 
 def _state(session: Session) -> store.SessionState:
@@ -128,6 +134,7 @@ def _state(session: Session) -> store.SessionState:
         str(session.user_id),
         int(session.expires_at.timestamp()),
         int(session.refreshed_at.timestamp()),
+        binding=session.binding,
     )
 
 
@@ -138,10 +145,16 @@ def _pair(session: Session, refresh: str) -> TokenPair:
 
 
 def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
-    """Start a new session for ``user`` (one per login) and return its first token pair."""
+    """Start a new session for ``user`` (one per login) and return its first token pair.
+
+    ``user`` must be the object the login verified (what ``authenticate()`` returned): the
+    session is bound to the password hash it holds (:mod:`jwtsessions.binding`), so a password
+    change committed after that check refuses this session, whatever the order of the writes.
+    """
     now = timezone.now()
     session = Session(
         user=user,
+        binding=binding.binding_of(getattr(user, "password", "")),
         created_at=now,
         last_used_at=now,
         refreshed_at=now,
@@ -166,31 +179,63 @@ def _alive_filter(now: Any) -> dict[str, Any]:
     return conditions
 
 
+def _user_is_active() -> Any:
+    """A condition on sessions: their user is active (always true without ``is_active``)."""
+    user_model = get_user_model()
+    try:
+        user_model._meta.get_field("is_active")
+    except FieldDoesNotExist:
+        return Q()
+    return Exists(user_model._base_manager.filter(pk=OuterRef("user_id"), is_active=True))
+
+
 def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
-    """Consume a refresh token and return a new pair, or raise :class:`Refusal`."""
+    """Consume a refresh token and return a new pair, or raise :class:`Refusal`.
+
+    The common case is one conditional ``UPDATE`` that holds only for the current token of a
+    live session of an active user, and returns the row it wrote (see :mod:`.returning`), then
+    the credential check: a session whose password changed after its login (its binding no
+    longer matches) is revoked and refused. Only a refused token reads the session again.
+    """
     session_id, generation = parse_refresh_token(refresh_token)
     now = timezone.now()
     new_refresh = new_refresh_token(session_id, generation + 1)
-    won = Session.objects.filter(
-        pk=session_id,
+    current = Session.objects.filter(
         refresh_hash=refresh_token_hash(refresh_token),
         refresh_generation=generation,
         **_alive_filter(now),
-    ).update(
-        refresh_hash=refresh_token_hash(new_refresh),
-        refresh_generation=generation + 1,
-        refreshed_at=now,
-        last_used_at=now,
+    ).filter(_user_is_active())
+    session = returning.update_one(
+        current,
+        session_id,
+        {
+            "refresh_hash": refresh_token_hash(new_refresh),
+            "refresh_generation": generation + 1,
+            "refreshed_at": now,
+            "last_used_at": now,
+        },
     )
-    session = Session.objects.select_related("user").filter(pk=session_id).first()
-    if won:
-        assert session is not None
-        if not session.user.is_active:
-            revoke_session(session, reason="user_inactive")
-            raise Refusal("user_inactive")
-        store.forget_session(session.pk)
+    if session is not None:
+        _check_credential(session)
+        if jwt_settings.SESSION_IDLE_TIMEOUT is not None:
+            # Cached states carry the refresh time only for the idle check: drop this one so
+            # the next request reads the new time. Without an idle timeout nothing cached
+            # changed, and the next request can still be answered from the cache.
+            store.forget_session(session.pk)
         return _pair(session, new_refresh)
-    raise Refusal(_refusal_for(session, generation, now, request))
+    found = Session.objects.select_related("user").filter(pk=session_id).first()
+    raise Refusal(_refusal_for(found, generation, now, request))
+
+
+def _check_credential(session: Session) -> None:
+    """Refuse (and revoke) a session whose user is inactive or changed password since login."""
+    user = session.user
+    if not getattr(user, "is_active", True):
+        revoke_session(session, reason="user_inactive")
+        raise Refusal("user_inactive")
+    if session.binding and not binding.matches(session.binding, getattr(user, "password", "")):
+        revoke_session(session, reason="password_changed")
+        raise Refusal("session_revoked")
 
 
 def _refusal_for(session: Session | None, generation: int, now: Any, request: Any) -> str:
@@ -199,6 +244,14 @@ def _refusal_for(session: Session | None, generation: int, now: Any, request: An
         return "refresh_invalid"
     if session.revoked_at is not None:
         return "session_revoked"
+    if (
+        generation == session.refresh_generation
+        and session.status(now) == "active"
+        and not session.user.is_active
+    ):
+        # The current token of a live session, refused only because the user is inactive.
+        revoke_session(session, reason="user_inactive")
+        return "user_inactive"
     if session.status(now) != "active" or generation >= session.refresh_generation:
         return "refresh_invalid"
     grace = jwt_settings.REFRESH_REUSE_GRACE

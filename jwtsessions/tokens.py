@@ -433,7 +433,8 @@ def _validate_claims(
         raise TokenError(reason="not yet valid")
     for name in required:
         value = claims.get(name)
-        if not isinstance(value, str) or not value or len(value) > 255:
+        # Printable only: a NUL in an id reaches SQL (PostgreSQL refuses it with an error).
+        if not isinstance(value, str) or not value or len(value) > 255 or not value.isprintable():
             raise TokenError(reason=f"{name} missing or malformed")
     if config.ISSUER is not None and claims.get("iss") != config.ISSUER:
         raise TokenError(reason="wrong issuer")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import serializers, status
-from rest_framework.parsers import BaseParser, FormParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -24,6 +25,7 @@ from . import (
     conventions,
     cookies,
     customization,
+    scopes,
     sessions,
     simplejwt_migration,
     store,
@@ -39,8 +41,15 @@ from .authentication import (
     header_credential,
     refuse,
 )
-from .exceptions import InvalidRequest, ScopeDenied, TooManyAttempts, exception_handler
-from .models import ApiKey, Session
+from .exceptions import (
+    InvalidRequest,
+    InvalidScopeRequested,
+    ReauthenticationRequired,
+    TooManyAttempts,
+    exception_handler,
+)
+from .models import ApiKey, Session, is_session_id
+from .parsers import BoundedFormParser, BoundedJSONParser
 from .revocation import revoke_api_key, revoke_session, revoke_sessions, revoke_user_sessions
 from .serializers import (
     ApiKeyCreateSerializer,
@@ -56,7 +65,7 @@ class JWTSessionsView(APIView):
     """Base of our views: JSON in and out, contract-shaped errors, a Bearer challenge on 401."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, BoundedFormParser]
     #: ``False`` mounts a header-mode copy of a view in a cookie-mode project (tokens in the
     #: body, no cookies, no CSRF), e.g. ``LoginView.as_view(use_cookies=False)`` for API clients.
     use_cookies: bool = True
@@ -261,6 +270,8 @@ class LogoutView(JWTSessionsView):
             )
         except tokens.TokenError as exc:
             return None, exc.code
+        if not is_session_id(claims["sid"]) or not _is_user_id(claims["sub"]):
+            return None, "token_invalid"  # signed, but never by us: no query with it
         grace = int(jwt_settings.LOGOUT_EXPIRED_TOKEN_GRACE.total_seconds())
         if tokens.now_seconds() >= claims["exp"] + grace:
             return None, "token_expired"
@@ -282,6 +293,14 @@ def _username_field() -> str:
     from django.contrib.auth import get_user_model
 
     return str(get_user_model().USERNAME_FIELD)
+
+
+def _is_user_id(value: str) -> bool:
+    try:
+        get_user_model()._meta.pk.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _user_id(request: Request) -> Any:
@@ -315,6 +334,8 @@ class SessionDetailView(SessionAuthenticatedView):
     """GET one of the user's sessions; DELETE revokes it. Another user's session is 404."""
 
     def _session(self, request: Request, session_id: str) -> Session:
+        if not is_session_id(session_id):
+            raise Http404  # a NUL or junk id never reaches SQL
         session = Session.objects.filter(pk=session_id, user_id=_user_id(request)).first()
         if session is None:
             raise Http404
@@ -383,6 +404,10 @@ class ApiKeyListView(SessionAuthenticatedView):
 
     def post(self, request: Request) -> Response:
         data = self.validated(ApiKeyCreateSerializer, request)
+        if jwt_settings.API_KEY_REQUIRE_PASSWORD:
+            # A stolen 15-minute access token must not become a key that never expires.
+            _reauthenticate(request, data.get("password"))
+        _check_grantable(request.user, data["scopes"])
         api_key, key = apikeys.create_api_key(
             request.user, data["name"], data["scopes"], data["expires_at"]
         )
@@ -391,6 +416,37 @@ class ApiKeyListView(SessionAuthenticatedView):
         response = Response(body, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _reauthenticate(request: Request, password: Any) -> None:
+    """Check the caller's current password, throttled and counted like a login.
+
+    Missing or wrong: 403 ``reauthentication_required``; a wrong one counts as a failed login
+    for (username, address), so a stolen access token cannot be used to guess the password.
+    """
+    if not isinstance(password, str) or not password:
+        raise ReauthenticationRequired()
+    user = request.user
+    username = str(user.get_username())
+    address = sessions.client_ip(request)
+    wait = throttling.attempt(username, address)
+    credentials = {"username": username, "password": password}
+    if wait is not None:
+        conventions.send_login_failed(request._request, credentials)
+        raise TooManyAttempts(wait)
+    if not user.check_password(password):
+        # A failed login to everything that listens (django-axes, audit logs), password masked.
+        conventions.send_login_failed(request._request, credentials)
+        raise ReauthenticationRequired()
+    throttling.succeeded(username, address)
+
+
+def _check_grantable(user: Any, requested: Any) -> None:
+    """400 ``invalid_scope`` for any scope outside ``API_KEY_SCOPES`` for ``user``."""
+    try:
+        scopes.check_grantable(user, requested)
+    except scopes.InvalidScope as exc:
+        raise InvalidScopeRequested(exc.scopes) from None
 
 
 class ApiKeyDetailView(SessionAuthenticatedView):
@@ -414,8 +470,10 @@ class ApiKeyDetailView(SessionAuthenticatedView):
 class ServiceTokenView(JWTSessionsView):
     """POST ``{"scope"?}`` with an API key: a short-lived service token.
 
-    ``scope`` (space-separated) may narrow the key's scopes, never widen them (403
-    ``insufficient_scope``); without it the token carries all of the key's scopes.
+    ``scope`` (space-separated) may narrow the key's scopes, never widen them: a scope the key
+    lacks, or one its owner may no longer grant (``API_KEY_SCOPES``), is 400 ``invalid_scope``
+    (RFC 6749 section 5.2). Without it the token carries the key's scopes that its owner may
+    still grant.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -426,22 +484,30 @@ class ServiceTokenView(JWTSessionsView):
         auth = request.auth
         assert isinstance(auth, apikeys.ApiKeyAuth)
         requested = self.validated(ServiceTokenRequestSerializer, request).get("scope")
-        scopes: tuple[str, ...] = auth.scopes
+        granted: tuple[str, ...] = auth.scopes
         if requested is not None:
             parsed = apikeys.parse_scope(requested)
             if parsed is None:
                 raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
-            if not set(parsed) <= set(auth.scopes):
-                raise ScopeDenied()
-            scopes = parsed
+            lacking = [scope for scope in parsed if scope not in auth.scopes]
+            if lacking:
+                raise InvalidScopeRequested(lacking)
+            _check_grantable(request.user, parsed)
+            granted = parsed
+        else:
+            # The key may predate a narrower API_KEY_SCOPES: never pass on what is no longer
+            # grantable.
+            allowed = scopes.grantable_scopes(request.user)
+            if allowed is not None:
+                granted = tuple(scope for scope in granted if scope in allowed)
         expires_ts = int(auth.expires_at.timestamp()) if auth.expires_at else 0
         state = apikeys.KeyState(auth.public_id, auth.user_id, expires_ts, auth.scopes)
-        token, expires_in = apikeys.issue_service_token(state, scopes)
+        token, expires_in = apikeys.issue_service_token(state, granted)
         body = {
             "access": token,
             "token_type": "Bearer",
             "expires_in": expires_in,
-            "scope": " ".join(scopes),
+            "scope": " ".join(granted),
         }
         response = Response(body)
         response["Cache-Control"] = "no-store"

@@ -13,11 +13,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jwtsessions import apikeys, localcache, store
+from jwtsessions import apikeys, cachehealth, localcache, store, sync
 from jwtsessions.apikeys import codec, create_api_key
 from jwtsessions.models import ApiKey
 from jwtsessions.revocation import revoke_api_key
-from tests.factories import bearer, login, make_user
+from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
 from tests.services import TcpProxy
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_database_holds_no_secret_in_any_column(client):
     tokens = login(client, user)
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "ci", "scopes": ["items:read"]},
+        {"name": "ci", "scopes": ["items:read"], "password": DEFAULT_PASSWORD},
         content_type="application/json",
         **bearer(tokens["access"]),
     )
@@ -215,7 +215,7 @@ def test_mistyped_key_costs_no_query_and_no_cache_call(client, monkeypatch):
     _, key = create_api_key(make_user(), "ci")
     typo = key[:-8] + ("a" if key[-8] != "a" else "b") + key[-7:]
     counting = CountingCache(caches["default"])
-    monkeypatch.setattr(store, "_cache", lambda: counting)
+    monkeypatch.setattr(cachehealth, "_cache", lambda: counting)
     with CaptureQueriesContext(connection) as queries:
         r = client.get("/api/machine/api-key-only/", **key_header(typo))
     assert r.status_code == 401
@@ -233,7 +233,7 @@ def test_warm_request_runs_no_sql_and_no_cache_call(client, monkeypatch):
     _, key = create_api_key(make_user(), "ci")
     client.get("/api/machine/", **key_header(key))  # warm (also records "last used")
     counting = CountingCache(caches["default"])
-    monkeypatch.setattr(store, "_cache", lambda: counting)
+    monkeypatch.setattr(cachehealth, "_cache", lambda: counting)
     with CaptureQueriesContext(connection) as queries:
         r = client.get("/api/machine/", **key_header(key))
     assert r.status_code == 200
@@ -244,6 +244,7 @@ def test_warm_request_runs_no_sql_and_no_cache_call(client, monkeypatch):
 def test_cold_cache_costs_one_query_then_none(client):
     _, key = create_api_key(make_user(), "ci")
     caches["default"].clear()
+    sync.catch_up()  # this process is up to date with the refusal log (its once-a-second query)
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/machine/api-key-only/", **key_header(key)).status_code == 200
     assert len(queries) == 1
@@ -371,7 +372,12 @@ def test_create_list_revoke(client):
     expires = (timezone.now() + timedelta(days=30)).isoformat()
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "deploy", "scopes": ["items:read", "items:write"], "expires_at": expires},
+        {
+            "name": "deploy",
+            "scopes": ["items:read", "items:write"],
+            "expires_at": expires,
+            "password": DEFAULT_PASSWORD,
+        },
         content_type="application/json",
         **auth,
     )
@@ -440,6 +446,7 @@ def test_key_management_needs_a_session_not_a_key(client):
         {"name": "x", "scopes": [f"s{i}" for i in range(33)]},
         {"name": "x", "expires_at": "2001-01-01T00:00:00Z"},
         {"name": "x", "expires_at": "soon"},
+        {"name": "\x01\x02\x7f"},
     ],
 )
 def test_invalid_create_requests_are_400(client, payload):
@@ -454,7 +461,7 @@ def test_duplicate_scopes_are_folded(client):
     auth = bearer(login(client, make_user())["access"])
     r = client.post(
         "/api/auth/api-keys/",
-        {"name": "x", "scopes": ["a", "b", "a"]},
+        {"name": "x", "scopes": ["a", "b", "a"], "password": DEFAULT_PASSWORD},
         content_type="application/json",
         **auth,
     )
@@ -529,3 +536,131 @@ def test_cache_down_mistyped_and_forged_keys_still_refused(client, proxy):
             "api_key_invalid"
         )
         assert client.get("/api/machine/", **key_header(key)).status_code == 200
+
+
+# --- issue 10 finding 3: minting a key needs the current password ------------------------------
+
+
+def _create(client: Any, auth: dict[str, str], address: str = "127.0.0.1", **body: Any) -> Any:
+    return client.post(
+        "/api/auth/api-keys/",
+        {"name": "k", **body},
+        content_type="application/json",
+        REMOTE_ADDR=address,
+        **auth,
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    [None, "", "wrong password", DEFAULT_PASSWORD.upper(), DEFAULT_PASSWORD + " "],
+    ids=["missing", "empty", "wrong", "case", "trailing-space"],
+)
+def test_finding_3_creating_a_key_needs_the_current_password(client, password):
+    """A stolen 15-minute access token minted a key that never expires."""
+    user = make_user()
+    auth = bearer(login(client, user)["access"])
+    body = {} if password is None else {"password": password}
+    r = _create(client, auth, **body)
+    assert r.status_code == 403, r.content
+    assert r.json() == {
+        "detail": "Confirm this action with your current password.",
+        "code": "reauthentication_required",
+    }
+    assert ApiKey.objects.count() == 0
+    assert _create(client, auth, password=DEFAULT_PASSWORD).status_code == 201
+
+
+@override_settings(JWTSESSIONS={"LOGIN_FAILURE_LIMIT": 3})
+def test_finding_3_wrong_passwords_count_as_failed_logins(client):
+    from django.contrib.auth.signals import user_login_failed
+
+    user = make_user()
+    auth = bearer(login(client, user, REMOTE_ADDR="10.7.7.7")["access"])
+    failed: list[dict[str, Any]] = []
+
+    def record(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> None:
+        failed.append(credentials)
+
+    user_login_failed.connect(record)
+    try:
+        for _ in range(3):
+            r = _create(client, auth, password="guess", address="10.7.7.7")
+            assert r.status_code == 403
+    finally:
+        user_login_failed.disconnect(record)
+    assert len(failed) == 3
+    assert failed[0]["username"] == user.username
+    assert "guess" not in str(failed)
+    # Throttled now, the right password included; and so is login from that address.
+    r = _create(client, auth, password=DEFAULT_PASSWORD, address="10.7.7.7")
+    assert r.status_code == 429
+    assert r.json()["code"] == "too_many_attempts"
+    r = client.post(
+        "/api/auth/login/",
+        {"username": user.username, "password": DEFAULT_PASSWORD},
+        content_type="application/json",
+        REMOTE_ADDR="10.7.7.7",
+    )
+    assert r.status_code == 429
+    assert ApiKey.objects.count() == 0
+
+
+@override_settings(JWTSESSIONS={"API_KEY_REQUIRE_PASSWORD": False})
+def test_finding_3_the_requirement_can_be_turned_off(client):
+    auth = bearer(login(client, make_user())["access"])
+    assert _create(client, auth).status_code == 201
+
+
+# --- issue 10 finding 4: users cannot grant themselves scopes ----------------------------------
+
+
+def grantable_by_staff(user: Any) -> list[str]:
+    """A callable API_KEY_SCOPES: staff may grant the admin scope, others may not."""
+    return ["items:read", "items:admin"] if user.is_staff else ["items:read"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "staff", "requested", "refused"),
+    [
+        (None, False, ["items:admin"], []),  # as before: any well-formed scope
+        (["items:read"], False, ["items:read"], []),
+        (["items:read"], False, ["items:admin"], ["items:admin"]),
+        (("items:read",), False, ["items:read", "admin", "x"], ["admin", "x"]),
+        ([], False, ["items:read"], ["items:read"]),
+        (f"{__name__}.grantable_by_staff", False, ["items:admin"], ["items:admin"]),
+        (f"{__name__}.grantable_by_staff", True, ["items:admin"], []),
+    ],
+)
+def test_finding_4_scopes_outside_api_key_scopes_are_invalid_scope(
+    client, settings, setting, staff, requested, refused
+):
+    """With `HasScope | IsAdminUser` a plain user passed by minting a key with the admin scope."""
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": setting}
+    auth = bearer(login(client, make_user(is_staff=staff))["access"])
+    r = _create(client, auth, scopes=requested, password=DEFAULT_PASSWORD)
+    if not refused:
+        assert r.status_code == 201, r.content
+        return
+    assert r.status_code == 400, r.content
+    assert r.json() == {
+        "detail": "A requested scope is not one you may grant.",
+        "code": "invalid_scope",
+        "scopes": refused,
+    }
+    assert ApiKey.objects.count() == 0
+
+
+def test_finding_4_scope_check_comes_after_the_password(client, settings):
+    """A stolen token must not learn which scopes its owner may grant."""
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": ["items:read"]}
+    auth = bearer(login(client, make_user())["access"])
+    r = _create(client, auth, scopes=["items:admin"])
+    assert r.json()["code"] == "reauthentication_required"
+
+
+def test_finding_6_control_characters_are_stripped_from_a_key_name(client):
+    auth = bearer(login(client, make_user())["access"])
+    r = _create(client, auth, name="ci\x1b[31m\tkey\x85", password=DEFAULT_PASSWORD)
+    assert r.status_code == 201, r.content
+    assert r.json()["name"] == "ci[31mkey"

@@ -303,3 +303,131 @@ def test_cross_site_form_post_is_refused_by_csrf(
     expect(page.locator("#notes li")).to_have_count(1)
     assert active_sessions(user) == 1
     context.close()
+
+
+# --- the admin and the phone-sized page (issue 14) ---------------------------------------------
+
+
+def admin_page(browser: Any, live_server: Any, width: int) -> tuple[Any, Any]:
+    """A browser at ``width`` px, logged in to the admin as a staff superuser."""
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.filter(username="operator").first() or make_user(
+        "operator", is_staff=True, is_superuser=True
+    )
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(live_server.url + "/admin/login/")
+    page.locator("#id_username").fill(operator.get_username())
+    page.locator("#id_password").fill(DEFAULT_PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.locator("#site-name").wait_for()
+    return context, page
+
+
+def fits_width(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_admin_revoke_button_lists_what_it_revokes_then_records_who(
+    browser: Any, live_server: Any, user: Any
+) -> None:
+    from django.test import Client
+    from playwright.sync_api import expect
+
+    from jwtsessions.apikeys import create_api_key
+    from tests.factories import login
+
+    bodies = [login(Client(), user, HTTP_USER_AGENT=f"Mozilla/5.0 device {i}") for i in range(3)]
+    session_id = bodies[0]["session_id"]
+    api_key, _ = create_api_key(user, "deploy bot", ["notes:read"])
+    context, page = admin_page(browser, live_server, 1280)
+    username = user.get_username()
+
+    page.goto(live_server.url + "/admin/jwtsessions/session/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
+    screenshot(page, "10-admin-sessions-1280")
+    assert fits_width(page), "the session changelist scrolls sideways at 1280 px"
+    results = page.locator("#changelist-form .results")
+    assert results.evaluate("e => e.scrollWidth <= e.clientWidth"), "columns cut off at 1280 px"
+
+    page.goto(f"{live_server.url}/admin/jwtsessions/session/{session_id}/change/")
+    expect(page.locator("#content h2")).to_have_text(f"session {session_id[:8]}… of {username}")
+    expect(page.locator(".field-ip_address label")).to_have_text("IP address:")
+    page.locator("a.jwtsessions-revoke-link").click()
+    listed = page.locator("ul.jwtsessions-affected li")
+    expect(listed).to_have_count(1)
+    expect(listed.first).to_have_text(f"session {session_id[:8]}… of {username}")
+    expect(page.locator(".jwtsessions-summary")).to_have_text("This revokes 1 session of 1 user.")
+    screenshot(page, "11-admin-revoke-confirmation-1280")
+    page.locator("#id_reason").fill("lost laptop")
+    page.locator("input[type=submit]").click()
+    expect(page.locator(".messagelist")).to_contain_text("Revoked 1 session of 1 user.")
+    expect(page.locator(".field-revoked_by")).to_contain_text("operator")
+    expect(page.locator(".field-revoke_reason")).to_contain_text("lost laptop")
+    expect(page.locator("a.jwtsessions-revoke-link")).to_have_count(0)
+    screenshot(page, "12-admin-revoked-session-1280")
+    assert Session.objects.get(pk=session_id).revoked_by.get_username() == "operator"
+    assert active_sessions(user) == 2
+
+    # "Revoke all sessions of these users" lists the remaining two with their user.
+    page.goto(live_server.url + "/admin/jwtsessions/session/?status=active")
+    page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option("revoke_users_sessions")
+    page.locator("button[name=index]").click()
+    expect(page.locator("ul.jwtsessions-affected li")).to_have_count(2)
+    for item in page.locator("ul.jwtsessions-affected li").all_inner_texts():
+        assert item.endswith(f" of {username}")
+    context.close()
+
+    # The API key, on a phone.
+    context, page = admin_page(browser, live_server, 390)
+    page.goto(f"{live_server.url}/admin/jwtsessions/apikey/{api_key.pk}/change/")
+    expect(page.locator(".field-scopes_list li")).to_have_text(["notes:read"])
+    page.locator("a.jwtsessions-revoke-link").click()
+    expect(page.locator("ul.jwtsessions-affected li")).to_have_text(
+        [f"deploy bot ({api_key.public_id})"]
+    )
+    screenshot(page, "13-admin-revoke-confirmation-390")
+    page.locator("input[type=submit]").click()
+    expect(page.locator(".messagelist")).to_contain_text("Revoked 1 API key of 1 user.")
+    screenshot(page, "14-admin-revoked-key-390")
+    context.close()
+
+
+def test_example_page_logged_out_is_clean_and_fits_a_phone(
+    browser: Any, live_server: Any, user: Any
+) -> None:
+    from django.test import Client
+    from playwright.sync_api import expect
+
+    from tests.factories import login
+
+    login(Client(), user, HTTP_USER_AGENT="Mozilla/5.0 (Windows NT 10.0) Firefox/140.0")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda request: problems.append(request.url))
+    page.goto(live_server.url + "/")
+    page.locator("#login-form").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert problems == []
+    expect(page.locator("#login-message")).to_have_class("message notice")
+
+    log_in(page, user)
+    expect(page.locator("#sessions tbody tr")).to_have_count(2)
+    assert fits_width(page), "the sessions table is wider than a 390 px phone"
+    screenshot(page, "15-sessions-390")
+
+    page.locator("#logout").click()
+    expect_login_form(page, "You have logged out.")
+    expect(page.locator("#login-message")).to_have_class("message notice")
+    form = page.locator("#login-form")
+    form.locator("input[name=username]").fill(user.get_username())
+    form.locator("input[name=password]").fill("wrong password")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#login-message")).to_have_class("message error")
+    expect(form.locator("button[type=submit]")).to_have_text("Log in")
+    context.close()

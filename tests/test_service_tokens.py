@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jwtsessions import store, tokens
+from jwtsessions import cachehealth, tokens
 from jwtsessions.apikeys import codec, create_api_key
 from jwtsessions.authentication import (
     ApiKeyAuthentication,
@@ -117,11 +117,10 @@ def test_narrowing_is_allowed(client):
 def test_widening_is_refused(client, scope):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     r = exchange(client, key, scope)
-    assert r.status_code == 403
-    assert r.json() == {
-        "detail": "The credential lacks a required scope.",
-        "code": "insufficient_scope",
-    }
+    # RFC 6749 section 5.2: a scope beyond what was granted is 400 invalid_scope.
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_scope"
+    assert r.json()["detail"] == "A requested scope is not one you may grant."
 
 
 @pytest.mark.parametrize("scope", ["", " ", "items:read  items:write", "a\tb", "é", "x" * 65])
@@ -311,7 +310,7 @@ def test_warm_service_token_request_runs_no_sql_and_no_cache_call(client, monkey
     token = service_token(client, key)
     client.get("/api/machine/service-only/", **bearer(token))  # loads the blacklist marker
     counting = CountingCache(caches["default"])
-    monkeypatch.setattr(store, "_cache", lambda: counting)
+    monkeypatch.setattr(cachehealth, "_cache", lambda: counting)
     with CaptureQueriesContext(connection) as queries:
         r = client.get("/api/machine/service-only/", **bearer(token))
     assert r.status_code == 200
@@ -417,3 +416,29 @@ def test_finding_8_a_class_alone_still_refuses_the_other_kind(client, path, kind
     r = client.get(path, **bearer(token))
     assert r.status_code == 401
     assert r.json()["code"] == "token_invalid"
+
+
+# --- issue 10 finding 4: scopes only narrow --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requested", "status", "granted"),
+    [
+        (None, 200, "items:read"),  # the key's admin scope is no longer grantable: dropped
+        ("items:read", 200, "items:read"),
+        ("items:admin", 400, None),
+        ("items:read items:admin", 400, None),
+    ],
+)
+def test_finding_4_service_tokens_never_carry_a_scope_no_longer_grantable(
+    client, settings, requested, status, granted
+):
+    _, key = create_api_key(make_user(), "svc", ["items:read", "items:admin"])
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": ["items:read", "items:write"]}
+    r = exchange(client, key, requested)
+    assert r.status_code == status, r.content
+    if granted is None:
+        assert r.json()["code"] == "invalid_scope"
+    else:
+        assert r.json()["scope"] == granted
+        assert segment(r.json()["access"], 1)["scope"] == granted

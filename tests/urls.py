@@ -21,3 +21,6 @@ urlpatterns = [
     path("api/items/and/", test_views.AuthenticatedAndScopeView.as_view()),
     path("api/items/unlisted/", test_views.NoScopesListedView.as_view()),
 ]
+
+# 400s raised before any view (an invalid Host) answer {"detail", "code"} on the package's URLs.
+handler400 = "jwtsessions.exceptions.bad_request"

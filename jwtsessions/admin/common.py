@@ -47,7 +47,7 @@ def plural(count: int, word: str, many: str = "") -> str:
 
 
 def compact_time(value: datetime | None) -> SafeString | str:
-    """``2026-11-30 09:12`` in the current time zone, full precision in the tooltip.
+    """``2026-11-30`` over ``09:12`` (current time zone), full precision in the tooltip.
 
     Django's long date format ("Nov. 30, 2026, 9:12 a.m.") is what made the changelists too
     wide for a 1280 px screen.
@@ -56,8 +56,33 @@ def compact_time(value: datetime | None) -> SafeString | str:
         return "—"
     local = timezone.localtime(value)
     return format_html(
-        '<span title="{}">{}</span>', local.isoformat(), local.strftime("%Y-%m-%d %H:%M")
+        '<span class="jwtsessions-when" title="{}">{}<br>{}</span>',
+        local.isoformat(),
+        local.strftime("%Y-%m-%d"),
+        local.strftime("%H:%M"),
     )
+
+
+_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrom", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_device(user_agent: str) -> str:
+    """ "Firefox on Windows" from a User-Agent; its first word for anything else (curl, apps)."""
+    if not user_agent:
+        return "—"
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
+    if browser is None:
+        browser = user_agent.split()[0].split("/")[0][:24]
+    return f"{browser} on {system}" if system else browser
 
 
 def user_search_fields() -> list[str]:

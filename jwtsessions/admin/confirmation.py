@@ -31,6 +31,8 @@ from .common import DEFAULT_REASON, plural
 CONFIRMATION_TEMPLATE = "admin/jwtsessions/revoke_confirmation.html"
 # How many affected objects the confirmation page names before "and N more".
 LISTED_OBJECTS = 20
+# Selections up to this size are counted from one query of (pk, user) pairs.
+COUNTED_IN_ONE_QUERY = 10_000
 # Objects loaded per query when writing LogEntry rows, so a huge revocation stays bounded.
 LOG_BATCH = 1000
 
@@ -68,9 +70,26 @@ def _change_url(modeladmin: admin.ModelAdmin[Any], obj: Model) -> str | None:
         return None
 
 
-def _listed(modeladmin: admin.ModelAdmin[Any], targets: QuerySet[Any]) -> list[dict[str, Any]]:
-    rows = targets.select_related("user")[:LISTED_OBJECTS]
-    return [{"label": str(obj), "url": _change_url(modeladmin, obj)} for obj in rows]
+def _impact(
+    modeladmin: admin.ModelAdmin[Any], targets: QuerySet[Any]
+) -> tuple[int, int, list[dict[str, Any]]]:
+    """How many objects of how many users, and the first few of them, for the page.
+
+    Up to :data:`COUNTED_IN_ONE_QUERY` targets (any selection made by ticking boxes) this is one
+    query for (pk, user) pairs, counted here; a larger "select all" falls back to two counts.
+    """
+    pairs = list(targets.order_by().values_list("pk", "user_id")[: COUNTED_IN_ONE_QUERY + 1])
+    if len(pairs) <= COUNTED_IN_ONE_QUERY:
+        items, users = len(pairs), len({user for _, user in pairs})
+        # By primary key alone: repeating the selection's conditions (a 10,000-item IN list)
+        # would make PostgreSQL scan the table again for 20 rows.
+        manager = targets.model._default_manager
+        first = manager.filter(pk__in=[pk for pk, _ in pairs[:LISTED_OBJECTS]])
+    else:
+        items, users = targets.count(), _user_count(targets)
+        first = targets
+    rows = first.select_related("user")[:LISTED_OBJECTS]
+    return items, users, [{"label": str(o), "url": _change_url(modeladmin, o)} for o in rows]
 
 
 def log_revocations(request: HttpRequest, model: type[Model], pks: Sequence[Any], why: str) -> None:
@@ -128,10 +147,9 @@ def confirm_then(
         )
         report_cache(modeladmin, request, report.cache_ok)
         return None
-    items = targets.count()
-    listed = _listed(modeladmin, targets) if items else []
+    items, users, listed = _impact(modeladmin, targets)
     if items:
-        summary = f"This revokes {_describe(items, _user_count(targets), revocation.noun)}."
+        summary = f"This revokes {_describe(items, users, revocation.noun)}."
     else:
         summary = f"Nothing to revoke: the selection has no active {revocation.noun}s."
     selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)

@@ -18,6 +18,12 @@ const MESSAGES = {
   too_many_attempts: "Too many failed attempts. Try again later.",
 };
 
+// Shown as notices (neutral), not errors: the user did nothing wrong.
+const NOTICES = new Set(["session_revoked", "session_expired"]);
+// Set at login, cleared at logout: a page opened while logged out makes no API call at all
+// (a 401 in the network log is a console error in every browser).
+const SIGNED_IN_HINT = "notes-demo-signed-in";
+
 class SignedOut extends Error {}
 
 function $(selector) {
@@ -65,14 +71,23 @@ async function api(method, url, body) {
     if (response.status !== 401) return response;
   }
   const refreshCode = await errorCode(refreshed);
-  showLogin(MESSAGES[code] || MESSAGES[refreshCode] || "");
+  const shown = MESSAGES[code] ? code : refreshCode;
+  showLogin(MESSAGES[shown] || "", NOTICES.has(shown) ? "notice" : "error");
   throw new SignedOut();
 }
 
-function showLogin(message) {
+// kind: "notice" (logged out, session ended) or "error" (something failed).
+function say(selector, message, kind) {
+  const element = $(selector);
+  element.textContent = message;
+  element.className = `message ${kind}`;
+}
+
+function showLogin(message, kind = "notice") {
+  localStorage.removeItem(SIGNED_IN_HINT);
   $("#app").hidden = true;
   $("#login").hidden = false;
-  $("#login-message").textContent = message;
+  say("#login-message", message, kind);
   $("#login-form").elements.password.value = "";
 }
 
@@ -98,9 +113,10 @@ function describeDevice(userAgent) {
   return system ? `${browser} on ${system}` : browser;
 }
 
-function cell(row, text) {
+function cell(row, text, label) {
   const td = row.insertCell();
   td.textContent = text;
+  td.dataset.label = label;
   return td;
 }
 
@@ -129,10 +145,12 @@ async function loadSessions() {
     const row = body.insertRow();
     row.dataset.sessionId = session.id;
     if (session.current) row.className = "current";
-    cell(row, describeDevice(session.user_agent)).title = session.user_agent;
-    cell(row, session.ip_address || "");
-    cell(row, new Date(session.last_used_at).toLocaleString());
-    cell(row, new Date(session.created_at).toLocaleString());
+    // data-label: the column name, shown beside each value when a phone stacks the cells.
+    const device = cell(row, describeDevice(session.user_agent), "Device");
+    device.title = session.user_agent;
+    cell(row, session.ip_address || "", "IP address");
+    cell(row, new Date(session.last_used_at).toLocaleString(), "Last used");
+    cell(row, new Date(session.created_at).toLocaleString(), "Started");
     const button = document.createElement("button");
     button.type = "button";
     button.className = "revoke";
@@ -174,7 +192,7 @@ async function guarded(action) {
     await action();
   } catch (error) {
     if (!(error instanceof SignedOut)) {
-      $("#app-message").textContent = `Something went wrong: ${error.message}`;
+      say("#app-message", `Something went wrong: ${error.message}`, "error");
     }
   }
 }
@@ -182,18 +200,31 @@ async function guarded(action) {
 async function onLogin(event) {
   event.preventDefault();
   const form = event.target;
-  const response = await send("POST", urls.loginUrl, {
-    username: form.elements.username.value,
-    password: form.elements.password.value,
-  });
-  if (!response.ok) {
-    const code = await errorCode(response);
-    $("#login-message").textContent = MESSAGES[code] || `Login failed (${response.status}).`;
-    return;
+  const button = form.querySelector("button[type=submit]");
+  // Progress while the server checks the password (Argon2 takes a noticeable moment).
+  button.disabled = true;
+  button.textContent = "Logging in…";
+  form.setAttribute("aria-busy", "true");
+  say("#login-message", "", "notice");
+  try {
+    const response = await send("POST", urls.loginUrl, {
+      username: form.elements.username.value,
+      password: form.elements.password.value,
+    });
+    if (!response.ok) {
+      const code = await errorCode(response);
+      say("#login-message", MESSAGES[code] || `Login failed (${response.status}).`, "error");
+      return;
+    }
+    noteTokenLifetime(await response.json());
+    localStorage.setItem(SIGNED_IN_HINT, "1");
+    form.reset();
+    await guarded(loadAll);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Log in";
+    form.removeAttribute("aria-busy");
   }
-  noteTokenLifetime(await response.json());
-  form.reset();
-  await guarded(loadAll);
 }
 
 async function onNote(event) {
@@ -204,7 +235,7 @@ async function onNote(event) {
     body: form.elements.body.value,
   });
   if (!response.ok) {
-    $("#app-message").textContent = `Could not save the note (${response.status}).`;
+    say("#app-message", `Could not save the note (${response.status}).`, "error");
     return;
   }
   form.reset();
@@ -219,7 +250,8 @@ async function start() {
   $("#logout").addEventListener("click", () => guarded(logout));
   $("#logout-all").addEventListener("click", () => guarded(logoutEverywhere));
   // Still logged in from an earlier visit? The cookies will tell; if not, the login form.
-  await guarded(loadAll);
+  if (localStorage.getItem(SIGNED_IN_HINT)) await guarded(loadAll);
+  else showLogin("");
 }
 
 start();

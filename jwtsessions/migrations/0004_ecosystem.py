@@ -10,7 +10,7 @@ import jwtsessions.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jwtsessions", "0002_admin"),
+        ("jwtsessions", "0003_core_sync"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -139,6 +139,17 @@ class Migration(migrations.Migration):
             model_name="blacklistedtoken",
             name="reason",
             field=models.CharField(blank=True, default="", max_length=64, verbose_name="reason"),
+        ),
+        migrations.AlterField(
+            model_name="session",
+            name="binding",
+            field=models.CharField(
+                blank=True,
+                default="",
+                editable=False,
+                max_length=65,
+                verbose_name="credential binding",
+            ),
         ),
         migrations.AlterField(
             model_name="session",

@@ -1,0 +1,122 @@
+"""The per-process copy is trusted only while its subscription is proven live (issue 11 item 5).
+
+A frozen Redis (a real SIGSTOP of a server this test owns) leaves the subscriber connection open
+and silent, exactly like a quiet one. Each test revokes behind the process's back (the database
+says "revoked", nobody could announce it) and checks that the copy stops answering within
+LIVENESS_WINDOW, so the request falls back to the database.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from jwtsessions import localcache, sync
+from jwtsessions.models import Session
+from tests.factories import bearer, login, make_user
+from tests.own_redis import django_redis, own_redis, using_cache
+from tests.redis_monitor import CommandLog, subscriber_address
+
+pytestmark = pytest.mark.django_db
+
+QUICK = {"CACHE_OUTAGE_BACKOFF": 0.2, "LAST_USED_INTERVAL": 3600}
+
+
+def _warm(client: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    body = login(client, make_user())
+    headers = bearer(body["access"])
+    for _ in range(2):
+        assert client.get("/api/whoami/", **headers).status_code == 200
+    assert localcache.is_live(), localcache.failure()
+    return body, headers
+
+
+def _revoke_in_the_database_only(session_id: str) -> None:
+    """What another process's revocation leaves when its cache write could not be made."""
+    Session.objects.filter(pk=session_id).update(revoked_at=timezone.now())
+
+
+def test_a_frozen_redis_stops_the_copy_within_the_window(client):
+    with own_redis() as server, using_cache(django_redis(server.url), **QUICK):
+        body, headers = _warm(client)
+        server.freeze()
+        _revoke_in_the_database_only(body["session_id"])
+        time.sleep(localcache.LIVENESS_WINDOW + 0.2)
+        assert not localcache.is_live()
+        # Redis times out (1 s), the database answers: refused, not admitted from the copy.
+        r = client.get("/api/whoami/", **headers)
+        assert r.status_code == 401
+        assert r.json()["code"] == "session_revoked"
+
+
+def test_the_copy_answers_while_proven_live(client):
+    """The same sequence without the freeze: a revocation nobody announced is (by design) not
+    seen by the copy, which is what makes the test above able to fail.
+    """
+    with own_redis() as server, using_cache(django_redis(server.url), **QUICK):
+        body, headers = _warm(client)
+        _revoke_in_the_database_only(body["session_id"])
+        deadline = time.monotonic() + localcache.LIVENESS_WINDOW + 0.2
+        while time.monotonic() < deadline:
+            assert client.get("/api/whoami/", **headers).status_code == 200
+            time.sleep(0.05)
+        assert localcache.is_live()
+
+
+def test_liveness_comes_back_after_the_freeze(client):
+    with own_redis() as server, using_cache(django_redis(server.url), **QUICK):
+        _warm(client)
+        server.freeze()
+        time.sleep(localcache.LIVENESS_WINDOW + 0.2)
+        assert not localcache.is_live()
+        server.resume()
+        deadline = time.monotonic() + 3
+        while not localcache.is_live():
+            assert time.monotonic() < deadline, "the PONG never came back"
+            time.sleep(0.05)
+
+
+def test_an_unanswered_ping_makes_the_process_resubscribe(client, monkeypatch):
+    monkeypatch.setattr(localcache, "DEAD_AFTER", 0.5)
+    with own_redis() as server, using_cache(django_redis(server.url), **QUICK):
+        _warm(client)
+        first = localcache._state.subscriber
+        server.freeze()
+        time.sleep(localcache.LIVENESS_WINDOW + 0.1)
+        assert not localcache.is_live()  # not proven lately: a PING goes out
+        assert localcache._state.subscriber is first
+        time.sleep(localcache.LIVENESS_WINDOW + 0.1)  # DEAD_AFTER is never under the window
+        assert not localcache.is_live()  # the PING is overdue: the connection is dropped
+        assert localcache._state.subscriber is None
+        server.resume()
+        deadline = time.monotonic() + 5
+        while not localcache.is_live():
+            assert time.monotonic() < deadline, localcache.failure()
+            time.sleep(0.1)
+        assert localcache._state.subscriber is not first
+
+
+def test_liveness_pings_are_few_and_only_on_the_subscriber(client, settings):
+    _body, headers = _warm(client)
+    with CommandLog(settings.REDIS_URL) as log:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert client.get("/api/whoami/", **headers).status_code == 200
+            time.sleep(0.01)
+    mine = subscriber_address()
+    sent = [command for address, command in log.commands if address == mine]
+    assert set(sent) == {"PING"}
+    assert 1 <= len(sent) <= 1.5 / (localcache.LIVENESS_WINDOW / 2) + 1
+
+
+def test_the_copy_is_not_used_when_catch_up_cannot_vouch(client, monkeypatch, settings):
+    """``sync.catch_up()`` False (the database could not be asked): every request asks Redis."""
+    _body, headers = _warm(client)
+    monkeypatch.setattr(sync, "catch_up", lambda: False)
+    with CommandLog(settings.REDIS_URL) as log:
+        for _ in range(3):
+            assert client.get("/api/whoami/", **headers).status_code == 200
+    assert log.excluding(set()).count("MGET") == 3
