@@ -10,6 +10,7 @@ from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -487,7 +488,7 @@ class ServiceTokenView(JWTSessionsView):
         if requested is not None:
             parsed = apikeys.parse_scope(requested)
             if parsed is None:
-                raise InvalidRequest(detail="scope must be space-separated scope tokens.")
+                raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
             lacking = [scope for scope in parsed if scope not in auth.scopes]
             if lacking:
                 raise InvalidScopeRequested(lacking)
