@@ -110,12 +110,12 @@ def our_key_credentials(user: Any) -> dict[str, dict[str, str]]:
     r = client.post(
         "/api/auth/api-keys/",
         # API_KEY_REQUIRE_PASSWORD: the user's current password (set in the setup above).
-        {"name": "bench", "scopes": ["bench:read"], "password": "unused-password-123"},
+        {"name": "bench", "scopes": ["bench:read"], "password": flows.PASSWORD},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {access}",
     )
     if r.status_code != 201:
-        print(f"ours_api_key: cannot create a key ({r.status_code}); skipped", file=sys.stderr)
+        print(f"ours_api_key: no key ({r.status_code} {r.content[:200]!r}); skipped", file=sys.stderr)
         return out
     key = r.json()["key"]
     out["ours_api_key"] = {"Authorization": f"Api-Key {key}"}
