@@ -115,7 +115,9 @@ def our_key_credentials(user: Any) -> dict[str, dict[str, str]]:
         HTTP_AUTHORIZATION=f"Bearer {access}",
     )
     if r.status_code != 201:
-        print(f"ours_api_key: no key ({r.status_code} {r.content[:200]!r}); skipped", file=sys.stderr)
+        print(
+            f"ours_api_key: no key ({r.status_code} {r.content[:200]!r}); skipped", file=sys.stderr
+        )
         return out
     key = r.json()["key"]
     out["ours_api_key"] = {"Authorization": f"Api-Key {key}"}
