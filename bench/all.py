@@ -4,11 +4,11 @@
     python3 bench/all.py --database-url postgres://postgres@127.0.0.1:5432/bench
     python3 bench/all.py --database-url ... --short     # issue 12's rows, shorter rounds
 
-Order: scaling (plain, hiredis), then peers alternating the installs (plain SQLite, hiredis
-SQLite, plain PostgreSQL, hiredis PostgreSQL), so a change in the machine's load over the
-sequence does not fall on one install only. Without ``--database-url`` the PostgreSQL runs are
+Order: peers alternating the installs (plain SQLite, hiredis SQLite, plain PostgreSQL, hiredis
+PostgreSQL), so a change in the machine's load over the sequence does not fall on one install
+only, then scaling (plain, hiredis). Without ``--database-url`` the PostgreSQL runs are
 skipped. Every run is bounded (see each script); the whole sequence takes about 15 minutes
-with ``--short`` and 30 without.
+with ``--short`` and 30 without (longer on a loaded machine).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SHORT_PEERS = [
-    *("--schemes", "core", "--rounds", "8", "--calls", "200", "--requests", "100"),
-    *("--http-rounds", "3", "--http-seconds", "3", "--revocation-trials", "100"),
+    *("--schemes", "core", "--rounds", "6", "--calls", "200", "--requests", "40"),
+    *("--http-rounds", "3", "--http-seconds", "3", "--revocation-trials", "50"),
 ]
-SHORT_SCALING = ["--rounds", "3", "--seconds", "4"]
+SHORT_SCALING = ["--rounds", "3", "--seconds", "3"]
 
 
 def run(script: str, *args: str, show: bool = False) -> None:
@@ -40,13 +40,13 @@ def main() -> None:
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
     peers = SHORT_PEERS if args.short else []
-    if not args.skip_scaling:
-        for install in ("plain", "hiredis"):
-            run("scaling.py", "--install", install, *(SHORT_SCALING if args.short else []))
     databases = [[]] + ([["--database-url", args.database_url]] if args.database_url else [])
     for database in databases:
         for install in ("plain", "hiredis"):
             run("peers.py", "--install", install, *database, *peers)
+    if not args.skip_scaling:
+        for install in ("plain", "hiredis"):
+            run("scaling.py", "--install", install, *(SHORT_SCALING if args.short else []))
     run("summarize.py", show=True)
 
 
