@@ -321,3 +321,18 @@ def test_finding_10_logout_accepts_an_expired_token_only_within_the_grace(
         assert r.json() == {"detail": "The access token has expired.", "code": "token_expired"}
         assert 'error_description="token_expired"' in r["WWW-Authenticate"]
         assert session.revoked_at is None
+
+
+def test_revocations_record_who_revoked(client):
+    """The audit trail (issue 14): the owner who logs out, or nobody (the system) with a reason."""
+    user = make_user()
+    first, second, third = login(client, user), login(client, user), login(client, user)
+    client.post("/api/auth/logout/", **bearer(first["access"]))
+    client.delete(f"/api/auth/sessions/{second['session_id']}/", **bearer(third["access"]))
+    for body in (first, second):
+        assert Session.objects.get(pk=body["session_id"]).revoked_by_id == user.pk
+    user.set_password("a new password for the audit test")
+    user.save()
+    revoked = Session.objects.get(pk=third["session_id"])
+    assert revoked.revoked_by_id is None
+    assert revoked.revoke_reason == "password_changed"
