@@ -20,12 +20,12 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import binding, blacklist, customization, limits, returning, store, tokens
+from . import binding, customization, limits, returning, store, tokens
 from .models import Session
 from .requestinfo import client_ip as client_ip  # re-exported: it lived here
 from .requestinfo import user_agent
@@ -122,10 +122,7 @@ def issue_access_token(
         "sid": session_id,
         **tokens.standard_claims(lifetime),
     }
-    token = tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
-    # A new jti cannot be blacklisted yet: saying so now spares its first request a query.
-    blacklist.note_new_token(str(claims["jti"]), int(lifetime.total_seconds()))
-    return token, int(lifetime.total_seconds())
+    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
 
 
 def _state(session: Session) -> store.SessionState:
@@ -214,6 +211,8 @@ def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
             "refreshed_at": now,
             "last_used_at": now,
         },
+        # The user's hash, in the same statement, for the credential check.
+        extra={"user_password": _user_password()},
     )
     if session is not None:
         _check_credential(session)
@@ -227,13 +226,19 @@ def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
     raise Refusal(_refusal_for(found, generation, now, request))
 
 
+def _user_password() -> Any:
+    user_model = get_user_model()
+    return Subquery(user_model._base_manager.filter(pk=OuterRef("user_id")).values("password")[:1])
+
+
 def _check_credential(session: Session) -> None:
-    """Refuse (and revoke) a session whose user is inactive or changed password since login."""
-    user = session.user
-    if not getattr(user, "is_active", True):
-        revoke_session(session, reason="user_inactive")
-        raise Refusal("user_inactive")
-    if session.binding and not binding.matches(session.binding, getattr(user, "password", "")):
+    """Refuse (and revoke) a session whose user changed password since its login (the update
+    already required an active user). The hash comes with the updated row (``user_password``).
+    """
+    password = getattr(session, "user_password", None)
+    if password is None:
+        password = getattr(session.user, "password", "")
+    if session.binding and not binding.matches(session.binding, password):
         revoke_session(session, reason="password_changed")
         raise Refusal("session_revoked")
 

@@ -186,9 +186,11 @@ def command_write_timed_out(lab: Lab, workers: int = 3) -> Outcome:
     creds = setup_user(server, "row2")
     warm(server, bearer(creds["access"]))
     proxy.blackhole()
-    done = manage(server.env, "jwtsessions_revoke", "--session", creds["session_id"])
+    done = manage(server.env, "jwtsessions_revoke", f"--session={creds['session_id']}")
     revoked = time.monotonic()
-    assert done.returncode == 0, done.stderr[-2000:]
+    # Exit 3: revoked in the database, the cache not updated (issue 11 item 6).
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "REVOCATION_SYNC_INTERVAL" in done.stderr
     proxy.lose_held()
     proxy.passthrough()
     probes = probe_until_bound(server, bearer(creds["access"]), revoked)
