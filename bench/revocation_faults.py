@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
+    fault_rows.PROBE_AFTER_BOUND = 2.0
     tmp = Path(tempfile.mkdtemp(prefix="jwtsessions-faults-bench-"))
     if args.sqlite:
         database = sqlite_database(sqlite_template(tmp), tmp)

@@ -64,6 +64,7 @@ class Soak:
         self.admitted_within_bound = 0
         self.checked_revoked = 0
         self.requests = 0
+        self.first_seen: dict[str, float] = {}
 
     # one request, recorded --------------------------------------------------------------------
 
@@ -79,6 +80,7 @@ class Soak:
             self.requests += 1
             self.counts[action] += 1
             self.statuses[f"{action} {status}"] += 1
+            self.first_seen.setdefault(f"{action} {status}", started)
             if status >= 500 or status == 0:
                 self.errors.append((started, action, status))
         return status, data, started
@@ -278,7 +280,8 @@ def main() -> None:
 
     with Lab(database) as lab:
         topology = lab.sentinels(1, down_after_ms=3000)
-        env = lab.env(topology.cache())
+        # One client address for every user: the per-address login limit is not under test.
+        env = lab.env(topology.cache(), LOGIN_FAILURE_LIMIT=1_000_000)
         server = lab.server(env, workers=3)
         users = [setup_user(server, "soak") for _ in range(30)]
         began = time.monotonic()
@@ -318,12 +321,26 @@ def main() -> None:
                 thread.join(60)
         duration = time.monotonic() - began
         text = report(args, backend, duration, soak, faults, samples, cleanups, began)
+        text += server_errors(server.output())
     print(text)
     output = args.output or (
         ROOT / "bench" / "results" / f"{time.strftime('%Y%m%d-%H%M')}-soak-{backend}.md"
     )
     output.write_text(text)
     print(f"saved {output}", file=sys.stderr)
+
+
+def server_errors(output: str) -> str:
+    """The distinct exception lines in the server's log, with counts."""
+    found: collections.Counter[str] = collections.Counter()
+    for line in output.splitlines():
+        if "Error" in line and not line.startswith((" ", "Traceback")):
+            found[line.strip()[:200]] += 1
+    if not found:
+        return "\nServer log: no errors.\n"
+    lines = ["", "Server log, error lines (count):", "", "```"]
+    lines += [f"{n} x {line}" for line, n in found.most_common(20)]
+    return "\n".join([*lines, "```", ""])
 
 
 def report(
@@ -372,7 +389,10 @@ def report(
         "Requests by action and status:",
         "",
         "```",
-        *(f"{k}: {v}" for k, v in sorted(soak.statuses.items())),
+        *(
+            f"{k}: {v} (first at {soak.first_seen[k] - began:.1f} s)"
+            for k, v in sorted(soak.statuses.items())
+        ),
         "```",
         "",
         "Faults (start relative to the run's start):",

@@ -84,10 +84,12 @@ class FaultProxy:
 
     def blackhole(self) -> None:
         """Stop forwarding in both directions without closing anything."""
+        self._resetting = False
         self._flowing.clear()
 
     def latency(self, seconds: float) -> None:
         """Delay every chunk by ``seconds`` in each direction (round trip: twice that)."""
+        self._resetting = False
         self.delay = seconds
         self._flowing.set()
 
@@ -272,6 +274,12 @@ class RedisServer:
             self.process.wait(10)
         self.process = None
         self.frozen = False
+
+    def output(self, limit: int = 200_000) -> str:
+        """What the server wrote so far (the end of it)."""
+        with open(self.log.name, "rb") as log:
+            data = log.read()
+        return data[-limit:].decode(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -486,10 +494,25 @@ class LiveServer:
         wait_for_port(self.port, 30)
         return self
 
+    def output(self, limit: int = 200_000) -> str:
+        """What the server wrote so far (the end of it)."""
+        with open(self.log.name, "rb") as log:
+            data = log.read()
+        return data[-limit:].decode(errors="replace")
+
     def stop(self) -> None:
-        if self.process is not None:
-            _terminate(self.process, 8)
-            self.process = None
+        if self.process is not None and self.process.poll() is None:
+            # Nothing to drain: the workers (ours, by pid) go first, then the arbiter quickly
+            # (SIGQUIT; SIGTERM would wait for the graceful timeout).
+            for pid in self.worker_pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGQUIT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+            _terminate(self.process, 5)
+        self.process = None
         self.log.close()
 
     def worker_pids(self) -> list[int]:
@@ -654,7 +677,14 @@ def sqlite_database(template: Path, directory: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # IMMEDIATE: a transaction that reads then writes (a revocation) takes the write lock
+        # up front; a deferred one fails at once with "database is locked" when another
+        # process wrote meanwhile, whatever the timeout.
+        "OPTIONS": {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 
 
