@@ -286,18 +286,10 @@ def test_last_seen_keys_are_capped_and_deleted_on_revocation(client):
 # --- issue 10 finding 10: logout takes an expired token only for a bounded time -----------------
 
 
-def _token_expired_ago(session: Session, seconds: int, lifetime: int = 900) -> str:
-    from jwtsessions import tokens
+def _token_expired_ago(session: Session, seconds: int) -> str:
+    from tests.tokenkit import expired_access_token
 
-    issued = tokens.now_seconds() - lifetime - seconds
-    claims = {
-        "sub": str(session.user_id),
-        "sid": session.pk,
-        "jti": tokens.new_jti(),
-        "iat": issued,
-        "exp": issued + lifetime,
-    }
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    return expired_access_token(session, seconds)
 
 
 @pytest.mark.parametrize(
@@ -329,3 +321,18 @@ def test_finding_10_logout_accepts_an_expired_token_only_within_the_grace(
         assert r.json() == {"detail": "The access token has expired.", "code": "token_expired"}
         assert 'error_description="token_expired"' in r["WWW-Authenticate"]
         assert session.revoked_at is None
+
+
+def test_revocations_record_who_revoked(client):
+    """The audit trail (issue 14): the owner who logs out, or nobody (the system) with a reason."""
+    user = make_user()
+    first, second, third = login(client, user), login(client, user), login(client, user)
+    client.post("/api/auth/logout/", **bearer(first["access"]))
+    client.delete(f"/api/auth/sessions/{second['session_id']}/", **bearer(third["access"]))
+    for body in (first, second):
+        assert Session.objects.get(pk=body["session_id"]).revoked_by_id == user.pk
+    user.set_password("a new password for the audit test")
+    user.save()
+    revoked = Session.objects.get(pk=third["session_id"])
+    assert revoked.revoked_by_id is None
+    assert revoked.revoke_reason == "password_changed"

@@ -24,8 +24,9 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from jwtsessions import localcache, store
 from tests.factories import bearer, login, make_user
+from tests.own_redis import own_redis
 from tests.redis_monitor import CommandLog, subscriber_addresses, subscriber_protocol
-from tests.services import find_redis_server, free_port, start_redis_server, wait_for_port
+from tests.services import find_redis_server, free_port, wait_for_port
 
 pytestmark = pytest.mark.django_db
 
@@ -179,9 +180,9 @@ def _sentinel(primary_port: int) -> Iterator[int]:
 
 
 def test_the_copy_works_with_a_sentinel_client_pool(client):
-    url = start_redis_server()  # its own primary: the sentinel never watches a shared server
-    primary_port = int(url.rsplit(":", 1)[1].split("/")[0])
-    with _sentinel(primary_port) as sentinel_port:
+    # Its own primary: the sentinel never watches a shared server.
+    with own_redis() as primary, _sentinel(primary.port) as sentinel_port:
+        url = primary.url
         config = {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": "redis://jwsprimary/0",
