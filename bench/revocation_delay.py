@@ -47,7 +47,7 @@ def worker() -> None:
     for line in sys.stdin:
         token = line.strip()
         auth.authenticate_token(request, token)  # warm: Redis read, then the local copy
-        local = bool(localcache._sub.entries)
+        local = bool(localcache._state.entries)
         print("ready", flush=True)
         last_admitted = first_refused = 0.0
         checks = 0

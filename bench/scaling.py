@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import statistics
@@ -194,6 +195,11 @@ def main() -> None:
     output = args.output or harness.results_path("scaling", args.install, "", args.quick)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
+    raw = [
+        {"endpoint": endpoint, "server": kind, "workers": workers, **values}
+        for (endpoint, kind, workers), values in results.items()
+    ]
+    output.with_suffix(".json").write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")
     print(f"saved {output}", file=sys.stderr)
 
 

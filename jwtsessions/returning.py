@@ -29,36 +29,60 @@ def can_return_from_update(alias: str) -> bool:
 
 
 def update_one(
-    queryset: QuerySet[M], pk: Any, values: dict[str, Any], *, returning: bool = True
+    queryset: QuerySet[M],
+    pk: Any,
+    values: dict[str, Any],
+    *,
+    extra: dict[str, Any] | None = None,
+    returning: bool = True,
 ) -> M | None:
     """Apply ``values`` to the row with primary key ``pk`` if ``queryset`` matches it; return
     the row as updated, or ``None`` if nothing matched.
 
-    ``returning=False`` forces the two-statement path (tests cover both).
+    ``extra`` names expressions (e.g. a ``Subquery`` on the user with ``OuterRef``) computed on
+    the updated row and set as attributes of the result, like ``annotate()``: what the caller
+    needs besides the row, in the same statement. ``returning=False`` forces the
+    two-statement path (tests cover both).
     """
     alias = queryset.db
     queryset = queryset.filter(pk=pk)
+    extra = extra or {}
     if not (returning and can_return_from_update(alias)):
         if not queryset.update(**values):
             return None
-        return queryset.model._base_manager.using(alias).filter(pk=pk).first()
+        found: M | None = (
+            queryset.model._base_manager.using(alias).filter(pk=pk).annotate(**extra).first()
+        )
+        return found
     model = queryset.model
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(values)
     query.clear_select_clause()
+    for name, expression in extra.items():
+        query.add_annotation(expression, name, select=False)
     compiler = query.get_compiler(alias)
     sql, params = compiler.as_sql()
     if not sql:
         return None
     connection = connections[alias]
     fields = model._meta.concrete_fields
-    columns = [field.get_col(model._meta.db_table) for field in fields]
-    returned = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    expressions: list[Any] = [field.get_col(model._meta.db_table) for field in fields]
+    returned = [connection.ops.quote_name(str(field.column)) for field in fields]
+    returned_params: list[Any] = []
+    for name in extra:
+        expression = query.annotations[name]
+        expression_sql, expression_params = compiler.compile(expression)
+        expressions.append(expression)
+        returned.append(expression_sql)
+        returned_params.extend(expression_params)
     with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {returned}", params)
+        cursor.execute(f"{sql} RETURNING {', '.join(returned)}", (*params, *returned_params))
         rows = cursor.fetchall()
     if not rows:
         return None
-    converters = compiler.get_converters(columns)
-    row = next(iter(compiler.apply_converters(rows, converters))) if converters else rows[0]
-    return model.from_db(alias, [field.attname for field in fields], list(row))
+    converters = compiler.get_converters(expressions)
+    row = list(next(iter(compiler.apply_converters(rows, converters))) if converters else rows[0])
+    instance = model.from_db(alias, [field.attname for field in fields], row[: len(fields)])
+    for name, value in zip(extra, row[len(fields) :], strict=True):
+        setattr(instance, name, value)
+    return instance

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -431,9 +432,13 @@ def _reauthenticate(request: Request, password: Any) -> None:
     username = str(user.get_username())
     address = sessions.client_ip(request)
     wait = throttling.attempt(username, address)
+    credentials = {"username": username, "password": password}
     if wait is not None:
+        conventions.send_login_failed(request._request, credentials)
         raise TooManyAttempts(wait)
     if not user.check_password(password):
+        # A failed login to everything that listens (django-axes, audit logs), password masked.
+        conventions.send_login_failed(request._request, credentials)
         raise ReauthenticationRequired()
     throttling.succeeded(username, address)
 
@@ -487,7 +492,7 @@ class ServiceTokenView(JWTSessionsView):
         if requested is not None:
             parsed = apikeys.parse_scope(requested)
             if parsed is None:
-                raise InvalidRequest(detail="scope must be space-separated scope tokens.")
+                raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
             lacking = [scope for scope in parsed if scope not in auth.scopes]
             if lacking:
                 raise InvalidScopeRequested(lacking)
