@@ -21,9 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SHORT_PEERS = [
     *("--schemes", "core", "--rounds", "6", "--calls", "200", "--requests", "40"),
-    *("--http-rounds", "3", "--http-seconds", "3", "--revocation-trials", "50"),
+    *("--http-rounds", "5", "--http-seconds", "2", "--revocation-trials", "50"),
 ]
-SHORT_SCALING = ["--rounds", "3", "--seconds", "3"]
+SHORT_SCALING = ["--rounds", "4", "--seconds", "2"]
 
 
 def run(script: str, *args: str, show: bool = False) -> None:
