@@ -41,7 +41,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from . import localcache, redisclient, store, tokens
+from . import localcache, redisclient, store, sync, tokens
 from .models import ApiKey
 from .settings import jwt_settings
 
@@ -294,8 +294,9 @@ def _record_seen(public_id: str, seen: Any, now: int) -> int:
 
 
 def _local_copy_usable() -> bool:
-    # As for sessions: not while this process is in a cache outage (its copy may predate it).
-    return store._health.outage_since is None
+    # As for sessions: only while this process is up to date with the refusal log and owes the
+    # cache nothing (its copy may predate a refusal it has not applied).
+    return sync.catch_up() and store.reads_allowed()
 
 
 def _remember(local_key: tuple[str, ...], entry: Entry, generation: int, now: float) -> None:
@@ -338,6 +339,7 @@ def _fetch(public_id: str, extra_keys: list[str]) -> tuple[Entry, dict[str, Any]
     miss. The second value is the ``get_many`` result, or ``None`` when the cache is unavailable.
     """
     key = store.API_KEY_KEY + public_id
+    sync.catch_up()  # refusals the cache missed are applied before it is read
     try:
         cached: dict[str, Any] | None = store.cache_call(
             lambda c: redisclient.get_many(c, [key, *extra_keys])
@@ -368,7 +370,7 @@ def check_service_token(public_id: str, jti: str) -> KeyState:
             # Accepted moments ago; a blacklisting or a change to the key since was announced
             # and would have emptied the copy. Expiry is checked again.
             return _state_from(public_id, local, None)
-    entry, cached = _fetch(public_id, [store.BLACKLIST_KEY + jti, store.BLACKLIST_LOADED_KEY])
+    entry, cached = _fetch(public_id, [store.BLACKLIST_KEY + jti])
     state = _state_from(public_id, entry, None)
     if store.blacklist_verdict(jti, cached):
         raise store.Refusal("token_revoked")
@@ -547,17 +549,6 @@ def _on_user_saved(sender: Any, instance: Any, update_fields: Any = None, **kwar
     )
     if public_ids:
         _forget_now_and_after_commit(public_ids)
-
-
-@store.register_replayer
-def _replay_inactive_owners(since: datetime) -> None:
-    """After an outage: refuse the keys of inactive owners (deactivation has no timestamp)."""
-    inactive = ApiKey.objects.filter(revoked_at__isnull=True, user__is_active=False).values_list(
-        "public_id", flat=True
-    )
-    entries = {store.API_KEY_KEY + p: ("", "user_inactive") for p in inactive.iterator()}
-    if entries:
-        store._cache().set_many(entries, store.negative_ttl())
 
 
 def connect_receivers() -> None:

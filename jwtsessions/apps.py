@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.apps import AppConfig, apps
+from django.utils.translation import gettext_lazy as _
 
 
 class JWTSessionsConfig(AppConfig):
     name = "jwtsessions"
     label = "jwtsessions"
-    verbose_name = "JWT sessions"
+    verbose_name = _("JWT sessions")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -143,7 +144,8 @@ def enforce_csrf(request: Request) -> None:
     check.process_request(request)
     reason = check.process_view(request, None, (), {})  # type: ignore[arg-type]
     if reason:
-        raise PermissionDenied({"detail": f"CSRF Failed: {reason}", "code": "csrf_failed"})
+        detail = _("CSRF Failed: %(reason)s") % {"reason": reason}
+        raise PermissionDenied({"detail": detail, "code": "csrf_failed"})
 
 
 class JWTSessionAuthentication(BaseAuthentication):

@@ -65,6 +65,20 @@ def stale_session_targets(retention: timedelta, now: datetime | None = None) -> 
     ]
 
 
+def stale_refusal_log(now: datetime | None = None) -> Target:
+    """Refusal-log rows no process can still need (see :mod:`jwtsessions.sync`).
+
+    A process only reads rows it has not seen, and one that starts reads back
+    ``SESSION_CACHE_TTL`` plus the gap window; a day is far past both.
+    """
+    from .models import RefusalLog
+
+    cutoff = (now or timezone.now()) - max(
+        timedelta(days=1), jwt_settings.SESSION_CACHE_TTL + timedelta(hours=1)
+    )
+    return Target("old refusal log entries", RefusalLog.objects.filter(created_at__lt=cutoff))
+
+
 def count(target: Target) -> int:
     return target.queryset.order_by().count()
 

@@ -13,32 +13,37 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-MESSAGES: dict[str, str] = {
-    "token_invalid": "The access token is invalid.",
-    "token_expired": "The access token has expired.",
-    "token_revoked": "The access token has been revoked.",
-    "session_revoked": "The session has been revoked.",
-    "session_expired": "The session has expired.",
-    "user_inactive": "The user is inactive or deleted.",
-    "invalid_credentials": "Unable to log in with the provided credentials.",
-    "refresh_invalid": "The refresh token is invalid or expired.",
-    "refresh_reused": "The refresh token was already used; the session has been revoked.",
-    "api_key_invalid": "The API key is invalid.",
-    "api_key_revoked": "The API key has been revoked.",
-    "api_key_expired": "The API key has expired.",
-    "insufficient_scope": "The credential lacks a required scope.",
-    "too_many_attempts": "Too many failed login attempts. Try again later.",
-    "invalid_request": "The request is malformed.",
-    "not_authenticated": "Authentication credentials were not provided.",
-    "reauthentication_required": "Confirm this action with your current password.",
-    "invalid_scope": "A requested scope is not one you may grant.",
+StrOrPromise = str | Promise
+
+# Lazy: each answer is rendered in the language of its request (LocaleMiddleware).
+MESSAGES: dict[str, StrOrPromise] = {
+    "token_invalid": _("The access token is invalid."),
+    "token_expired": _("The access token has expired."),
+    "token_revoked": _("The access token has been revoked."),
+    "session_revoked": _("The session has been revoked."),
+    "session_expired": _("The session has expired."),
+    "user_inactive": _("The user is inactive or deleted."),
+    "invalid_credentials": _("Unable to log in with the provided credentials."),
+    "refresh_invalid": _("The refresh token is invalid or expired."),
+    "refresh_reused": _("The refresh token was already used; the session has been revoked."),
+    "api_key_invalid": _("The API key is invalid."),
+    "api_key_revoked": _("The API key has been revoked."),
+    "api_key_expired": _("The API key has expired."),
+    "insufficient_scope": _("The credential lacks a required scope."),
+    "too_many_attempts": _("Too many failed login attempts. Try again later."),
+    "invalid_request": _("The request is malformed."),
+    "not_authenticated": _("Authentication credentials were not provided."),
+    "reauthentication_required": _("Confirm this action with your current password."),
+    "invalid_scope": _("A requested scope is not one you may grant."),
 }
 
 
-def error_body(code: str, detail: str | None = None) -> dict[str, str]:
+def error_body(code: str, detail: StrOrPromise | None = None) -> dict[str, Any]:
     return {"detail": detail or MESSAGES.get(code, code), "code": code}
 
 
@@ -78,12 +83,12 @@ class InvalidScopeRequested(exceptions.ValidationError):
 class TooManyAttempts(exceptions.Throttled):
     def __init__(self, wait: int) -> None:
         super().__init__(wait=wait)
-        self.detail = error_body("too_many_attempts")  # type: ignore[assignment]
+        self.detail = error_body("too_many_attempts")
         self.error_code = "too_many_attempts"
 
 
 class InvalidRequest(exceptions.ValidationError):
-    def __init__(self, fields: Any = None, detail: str | None = None) -> None:
+    def __init__(self, fields: Any = None, detail: StrOrPromise | None = None) -> None:
         body: dict[str, Any] = error_body("invalid_request", detail)
         if fields:
             body["fields"] = fields
@@ -127,13 +132,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def _bad_request_body(exc: Exception) -> dict[str, str] | None:
     """The 400 body for a request Django itself refuses, or ``None`` for other errors."""
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
-        return error_body("invalid_request", "The request body is too large.")
+        return error_body("invalid_request", _("The request body is too large."))
     if isinstance(exc, UnreadablePostError):
-        return error_body("invalid_request", "The request body could not be read.")
+        return error_body("invalid_request", _("The request body could not be read."))
     if isinstance(exc, SuspiciousOperation):
         # Django's own handling logs these to django.security.<name>: keep that.
         logging.getLogger(f"django.security.{type(exc).__name__}").error("%s", type(exc).__name__)
-        return error_body("invalid_request", "Bad request.")
+        return error_body("invalid_request", _("Bad request."))
     return None
 
 
@@ -158,4 +163,4 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         match = None
     if match is None or "jwtsessions" not in match.namespaces:
         return django_bad_request(request, exception or SuspiciousOperation())
-    return JsonResponse(error_body("invalid_request", "Bad request."), status=400)
+    return JsonResponse(error_body("invalid_request", _("Bad request.")), status=400)

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 USER_AGENT_MAX_LENGTH = 256
 REASON_MAX_LENGTH = 64
@@ -39,18 +40,37 @@ class SessionQuerySet(models.QuerySet["Session"]):
 class Session(models.Model):
     """One login on one device. Access tokens name it in their ``sid`` claim."""
 
-    id = models.CharField(primary_key=True, max_length=32, default=new_session_id, editable=False)
+    id = models.CharField(
+        verbose_name=_("id"),
+        primary_key=True,
+        max_length=32,
+        default=new_session_id,
+        editable=False,
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_sessions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="jwt_sessions",
+        verbose_name=_("user"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_used_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, editable=False
+    )
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), default=timezone.now)
     refreshed_at = models.DateTimeField(
-        default=timezone.now, help_text="Login or last refresh; the idle timeout counts from here."
+        default=timezone.now,
+        help_text=_("Login or last refresh; the idle timeout counts from here."),
+        verbose_name=_("refreshed at"),
     )
-    expires_at = models.DateTimeField(db_index=True, help_text="Absolute end, fixed at login.")
-    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    revoke_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    expires_at = models.DateTimeField(
+        verbose_name=_("expires at"), db_index=True, help_text=_("Absolute end, fixed at login.")
+    )
+    revoked_at = models.DateTimeField(
+        verbose_name=_("revoked at"), null=True, blank=True, db_index=True
+    )
+    revoke_reason = models.CharField(
+        verbose_name=_("revoke reason"), max_length=REASON_MAX_LENGTH, blank=True, default=""
+    )
     # Who revoked: a user (an operator in the admin, or whoever the caller names), or NULL for
     # the system, whose reason then says why (password_changed, refresh_token_reused, ...).
     revoked_by = models.ForeignKey(
@@ -60,17 +80,31 @@ class Session(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("revoked by"),
     )
-    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True, default="")
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(
+        verbose_name=_("user agent"), max_length=USER_AGENT_MAX_LENGTH, blank=True, default=""
+    )
     # SHA-256 of the current refresh token; the token itself is never stored.
-    refresh_hash = models.CharField(max_length=64, editable=False)
+    refresh_hash = models.CharField(
+        verbose_name=_("refresh token digest"), max_length=64, editable=False
+    )
     # How many rotations happened; the refresh token carries it, so a rotated one is recognised.
-    refresh_generation = models.PositiveIntegerField(default=0, editable=False)
+    refresh_generation = models.PositiveIntegerField(
+        verbose_name=_("refresh generation"), default=0, editable=False
+    )
+    # HMAC of the password hash the login verified (jwtsessions.binding); never the hash itself.
+    # A session whose user's password changed after its login no longer matches.
+    binding = models.CharField(
+        verbose_name=_("credential binding"), max_length=65, blank=True, default="", editable=False
+    )
 
     objects = SessionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="jwtsessions_user_revoked"),
             # The admin's order (newest first, pk to break ties) and its exact IP search.
@@ -103,12 +137,18 @@ class Session(models.Model):
 class BlacklistedToken(models.Model):
     """A token id refused until the token would have expired anyway."""
 
-    jti = models.CharField(max_length=255, unique=True)
-    expires_at = models.DateTimeField(db_index=True)
-    reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    jti = models.CharField(verbose_name=_("token id (jti)"), max_length=255, unique=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), db_index=True)
+    reason = models.CharField(
+        verbose_name=_("reason"), max_length=REASON_MAX_LENGTH, blank=True, default=""
+    )
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, editable=False
+    )
 
     class Meta:
+        verbose_name = _("blacklisted token")
+        verbose_name_plural = _("blacklisted tokens")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["created_at", "id"], name="jwtsessions_blacklist_created")]
 
@@ -120,17 +160,28 @@ class ApiKey(models.Model):
     """A long-lived machine credential. Only ``public_id`` and a digest of the secret are kept."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_api_keys"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="jwt_api_keys",
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=100)
-    public_id = models.CharField(max_length=16, unique=True, editable=False)
-    digest = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoke_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    public_id = models.CharField(
+        verbose_name=_("public id"), max_length=16, unique=True, editable=False
+    )
+    digest = models.CharField(verbose_name=_("secret digest"), max_length=64, editable=False)
+    scopes = models.JSONField(verbose_name=_("scopes"), default=list, blank=True)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, editable=False
+    )
+    expires_at = models.DateTimeField(
+        verbose_name=_("expires at"), null=True, blank=True, db_index=True
+    )
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(
+        verbose_name=_("revoke reason"), max_length=REASON_MAX_LENGTH, blank=True, default=""
+    )
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -138,11 +189,13 @@ class ApiKey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("revoked by"),
     )
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         indexes = [models.Index(fields=["created_at", "id"], name="jwtsessions_apikey_created")]
         permissions = [
             # Without it, staff who may add API keys may add them for themselves only: a key
@@ -160,3 +213,37 @@ class ApiKey(models.Model):
         if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
             return "expired"
         return "active"
+
+
+class RefusalLog(models.Model):
+    """Every refusal, in commit order, so every process can catch up from the database.
+
+    Written in the same transaction as the revocation it announces; read by
+    :func:`jwtsessions.sync.catch_up` at most once per ``REVOCATION_SYNC_INTERVAL`` per process.
+    Rows are only needed for minutes; ``jwtsessions_cleanup`` deletes old ones.
+    """
+
+    SESSION = "s"
+    BLACKLIST = "b"
+    API_KEY = "k"
+    USER = "u"
+    KINDS = [
+        (SESSION, "session"),
+        (BLACKLIST, "blacklisted token id"),
+        (API_KEY, "API key"),
+        (USER, "user credential"),
+    ]
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    kind = models.CharField(max_length=1, choices=KINDS)
+    # Session id, jti, API key public id or user primary key.
+    subject = models.CharField(max_length=255)
+    # The refusal code to cache; empty: drop the cached entry (the next read asks the database).
+    code = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"refusal {self.pk} ({self.get_kind_display()})"

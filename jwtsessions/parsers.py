@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import exceptions
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import BaseParser, FormParser, JSONParser
 
 from .exceptions import error_body
 
@@ -42,29 +42,25 @@ def _read_limited(stream: IO[bytes] | None) -> bytes:
     return data
 
 
-class BoundedJSONParser(JSONParser):
+class _Bounded(BaseParser):
+    """Reads the body within the limit, then lets the real parser parse the bytes."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        body = io.BytesIO(_read_limited(stream))
+        try:
+            return super().parse(body, media_type, parser_context)
+        except RecursionError:  # json's answer to deep nesting, which DRF lets through
+            raise BodyRefused("The request body is nested too deeply.") from None
+
+
+class BoundedJSONParser(_Bounded, JSONParser):
     """``JSONParser`` with the body-size limit, and nesting too deep for ``json`` refused."""
 
-    def parse(
-        self,
-        stream: IO[Any],
-        media_type: str | None = None,
-        parser_context: Mapping[str, Any] | None = None,
-    ) -> Any:
-        data = _read_limited(stream)
-        try:
-            return super().parse(io.BytesIO(data), media_type, parser_context)
-        except RecursionError:
-            raise BodyRefused("JSON nested too deeply.") from None
 
-
-class BoundedFormParser(FormParser):
+class BoundedFormParser(_Bounded, FormParser):
     """``FormParser`` with the body-size limit (the field-count limit is Django's own)."""
-
-    def parse(
-        self,
-        stream: IO[Any],
-        media_type: str | None = None,
-        parser_context: Mapping[str, Any] | None = None,
-    ) -> Any:
-        return super().parse(io.BytesIO(_read_limited(stream)), media_type, parser_context)

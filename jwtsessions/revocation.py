@@ -1,9 +1,14 @@
 """Revoking sessions, tokens and API keys: the one path every endpoint, admin action and
 command goes through, so the database and the cache never disagree for long.
 
-Each function writes the database first, then the cache. A raw ORM ``update()`` of these tables
-bypasses the cache (as with Django's ``cached_db`` sessions) and may be ignored until the cached
-entry expires (``SESSION_CACHE_TTL``): use these functions.
+Each function writes the database first (the change and its rows in the refusal log, in one
+transaction), then the cache. With a healthy cache the refusal holds in every process before the
+function returns; if the cache write fails, every process still enforces it within
+``REVOCATION_SYNC_INTERVAL`` by catching up from the log (:mod:`jwtsessions.sync`).
+
+A raw ORM ``update()`` of these tables bypasses both the log and the cache (as with Django's
+``cached_db`` sessions) and may be ignored until the cached entry expires
+(``SESSION_CACHE_TTL``): use these functions.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import store
+from . import cachehealth, store, sync
 from .models import REASON_MAX_LENGTH, ApiKey, BlacklistedToken, Session
 from .settings import jwt_settings
 from .signals import session_revoked
@@ -36,10 +41,12 @@ def track_cache_writes() -> Iterator[CacheReport]:
     """Report whether the cache took every refusal written inside the block.
 
     Commands and admin actions use it to tell the truth: the database is always updated; a
-    failed cache write is still enforced within ``REVOCATION_SYNC_INTERVAL``.
-    STUB until issue 11 lands: always reports success.
+    failed cache write is still enforced within ``REVOCATION_SYNC_INTERVAL``. Blocks nest; a
+    failure is reported to every enclosing block.
     """
-    yield CacheReport()
+    report = CacheReport()
+    with cachehealth.tracking(report):
+        yield report
 
 
 def _reason(reason: str) -> str:
@@ -68,6 +75,7 @@ def revoke_sessions(queryset: Any, reason: str = "", *, actor: Any = None) -> li
             Session.objects.filter(pk__in=ids).update(
                 revoked_at=now, revoke_reason=_reason(reason), revoked_by_id=_actor_id(actor)
             )
+            sync.record("s", ids, store.REVOKED)
     if ids:
         store.cache_refusals(ids)
         session_revoked.send(sender=Session, session_ids=ids, reason=reason)
@@ -136,9 +144,11 @@ def blacklist_token(
             + timedelta(seconds=1)
         )
     expires_at = expires_at or _default_blacklist_expiry()
-    entry, _ = BlacklistedToken.objects.update_or_create(
-        jti=jti, defaults={"expires_at": expires_at, "reason": _reason(reason)}
-    )
+    with transaction.atomic():
+        entry, _ = BlacklistedToken.objects.update_or_create(
+            jti=jti, defaults={"expires_at": expires_at, "reason": _reason(reason)}
+        )
+        sync.record("b", [jti])
     store.cache_blacklisted(jti, expires_at)
     return entry
 
@@ -153,11 +163,24 @@ def revoke_api_key(
         queryset = ApiKey.objects.filter(pk=int(api_key_or_id))
     else:
         queryset = ApiKey.objects.filter(public_id=str(api_key_or_id))
-    public_ids = list(queryset.filter(revoked_at__isnull=True).values_list("public_id", flat=True))
-    if not public_ids:
-        return False
-    ApiKey.objects.filter(public_id__in=public_ids, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoke_reason=_reason(reason), revoked_by_id=_actor_id(actor)
-    )
-    store.cache_api_key_refusals(public_ids)
-    return True
+    return bool(revoke_api_keys(queryset, reason, actor=actor))
+
+
+def revoke_api_keys(queryset: Any, reason: str = "", *, actor: Any = None) -> list[str]:
+    """Revoke every active key in ``queryset``; return the public ids revoked now."""
+    with transaction.atomic():
+        public_ids = list(
+            queryset.filter(revoked_at__isnull=True)
+            .select_for_update()
+            .values_list("public_id", flat=True)
+        )
+        if public_ids:
+            ApiKey.objects.filter(public_id__in=public_ids, revoked_at__isnull=True).update(
+                revoked_at=timezone.now(),
+                revoke_reason=_reason(reason),
+                revoked_by_id=_actor_id(actor),
+            )
+            sync.record("k", public_ids, "api_key_revoked")
+    if public_ids:
+        store.cache_api_key_refusals(public_ids)
+    return public_ids

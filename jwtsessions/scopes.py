@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from .settings import jwt_settings
 
@@ -22,7 +23,7 @@ class InvalidScope(ValueError):
 
     def __init__(self, scopes: Iterable[str]) -> None:
         self.scopes = tuple(scopes)
-        super().__init__("Scopes not allowed: " + " ".join(self.scopes))
+        super().__init__(_("Scopes not allowed: %(scopes)s") % {"scopes": " ".join(self.scopes)})
 
 
 def grantable_scopes(user: Any) -> frozenset[str] | None:

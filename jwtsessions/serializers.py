@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .apikeys import codec, is_valid_scope
@@ -61,7 +62,7 @@ class ScopeField(serializers.CharField):
         value = super().to_internal_value(data)
         if not is_valid_scope(value):
             raise serializers.ValidationError(
-                "A scope is 1-64 printable ASCII characters without spaces, quotes or backslashes."
+                _("A scope is 1-64 printable ASCII characters, no spaces, quotes or backslashes.")
             )
         return value
 
@@ -86,12 +87,12 @@ class ApiKeyCreateSerializer(serializers.Serializer[Any]):
         limit = jwt_settings.MAX_API_KEY_SCOPES
         unique = list(dict.fromkeys(value))
         if len(unique) > limit:
-            raise serializers.ValidationError(f"At most {limit} scopes.")
+            raise serializers.ValidationError(_("At most %(limit)d scopes.") % {"limit": limit})
         return unique
 
     def validate_expires_at(self, value: Any) -> Any:
         if value is not None and value <= timezone.now():
-            raise serializers.ValidationError("Must be in the future.")
+            raise serializers.ValidationError(_("Must be in the future."))
         return value
 
 

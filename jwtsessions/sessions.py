@@ -20,12 +20,12 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import customization, limits, returning, store, tokens
+from . import binding, blacklist, customization, limits, returning, store, tokens
 from .models import Session
 from .requestinfo import client_ip as client_ip  # re-exported: it lived here
 from .requestinfo import user_agent
@@ -122,7 +122,10 @@ def issue_access_token(
         "sid": session_id,
         **tokens.standard_claims(lifetime),
     }
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
+    token = tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    # A new jti cannot be blacklisted yet: saying so now spares its first request a query.
+    blacklist.note_new_token(str(claims["jti"]), int(lifetime.total_seconds()))
+    return token, int(lifetime.total_seconds())
 
 
 def _state(session: Session) -> store.SessionState:
@@ -131,6 +134,7 @@ def _state(session: Session) -> store.SessionState:
         str(session.user_id),
         int(session.expires_at.timestamp()),
         int(session.refreshed_at.timestamp()),
+        binding=session.binding,
     )
 
 
@@ -141,10 +145,16 @@ def _pair(session: Session, refresh: str) -> TokenPair:
 
 
 def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
-    """Start a new session for ``user`` (one per login) and return its first token pair."""
+    """Start a new session for ``user`` (one per login) and return its first token pair.
+
+    ``user`` must be the object the login verified (what ``authenticate()`` returned): the
+    session is bound to the password hash it holds (:mod:`jwtsessions.binding`), so a password
+    change committed after that check refuses this session, whatever the order of the writes.
+    """
     now = timezone.now()
     session = Session(
         user=user,
+        binding=binding.binding_of(getattr(user, "password", "")),
         created_at=now,
         last_used_at=now,
         refreshed_at=now,
@@ -169,6 +179,12 @@ def _alive_filter(now: Any) -> dict[str, Any]:
     return conditions
 
 
+def _user_password() -> Any:
+    """The password hash of a session's user, as an expression on sessions."""
+    user_model = get_user_model()
+    return Subquery(user_model._base_manager.filter(pk=OuterRef("user_id")).values("password")[:1])
+
+
 def _user_is_active() -> Any:
     """A condition on sessions: their user is active (always true without ``is_active``)."""
     user_model = get_user_model()
@@ -182,9 +198,10 @@ def _user_is_active() -> Any:
 def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
     """Consume a refresh token and return a new pair, or raise :class:`Refusal`.
 
-    The common case is one statement: an ``UPDATE`` that holds only for the current token of a
-    live session of an active user, and returns the row it wrote (see :mod:`.returning`).
-    Only a refused token reads the session again, to tell why.
+    The common case is one conditional ``UPDATE`` that holds only for the current token of a
+    live session of an active user, and returns the row it wrote (see :mod:`.returning`), then
+    the credential check: a session whose password changed after its login (its binding no
+    longer matches) is revoked and refused. Only a refused token reads the session again.
     """
     session_id, generation = parse_refresh_token(refresh_token)
     now = timezone.now()
@@ -203,8 +220,15 @@ def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
             "refreshed_at": now,
             "last_used_at": now,
         },
+        # The user's current hash, from the same statement: no second query to check the binding.
+        extra={"user_password": _user_password()},
     )
     if session is not None:
+        if session.binding and not binding.matches(
+            session.binding, getattr(session, "user_password", "")
+        ):
+            revoke_session(session, reason="password_changed")
+            raise Refusal("session_revoked")
         if jwt_settings.SESSION_IDLE_TIMEOUT is not None:
             # Cached states carry the refresh time only for the idle check: drop this one so
             # the next request reads the new time. Without an idle timeout nothing cached

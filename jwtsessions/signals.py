@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import Signal
 
@@ -34,42 +35,158 @@ def _remember_old_values(
     fields = [f for f in _WATCHED_FIELDS if hasattr(instance, f)]
     old = sender._default_manager.filter(pk=instance.pk).values(*fields).first()
     instance._jwtsessions_old = old
+    changed = bool(old) and "password" in old and old["password"] != instance.password
+    if changed and _keeps_sessions(instance, old["password"], update_fields):
+        _rebind(instance.pk, old["password"], instance.password, phase=1)
 
 
-def _revoke_on_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+def _keeps_sessions(instance: Any, old_hash: str, update_fields: Any) -> bool:
+    """A hash change the sessions survive: an upgrade, or any change with revocation off."""
+    from .settings import jwt_settings
+
+    if not getattr(instance, "is_active", True):
+        return False
+    if is_hash_upgrade(instance, old_hash, update_fields):
+        return True
+    return not jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE
+
+
+def _rebind(user_id: Any, old_hash: str, new_hash: str, *, phase: int) -> None:
+    """Move the user's live sessions from the old hash's binding to the new one's.
+
+    In two steps around the user's own save, so that no moment exists where the database
+    holds a hash the sessions do not match: before it, sessions accept both hashes; after it,
+    only the new one (sessions a concurrent login inserted meanwhile included).
+    """
+    from . import binding
+    from .models import Session
+
+    new = binding.binding_of(new_hash)
+    both = binding.either(binding.binding_of(old_hash), new)
+    olds = binding.all_bindings_of(old_hash)
+    live = Session.objects.filter(user_id=user_id, revoked_at__isnull=True)
+    if phase == 1:
+        live.filter(binding__in=olds).update(binding=both)
+    else:
+        live.filter(binding__in=[both, *olds]).update(binding=new)
+
+
+def is_hash_upgrade(instance: Any, old_hash: str, update_fields: Any) -> bool:
+    """Whether a save only re-hashed the same password (Django's automatic upgrade).
+
+    Django's ``check_password`` upgrades a hash by ``set_password(raw)``, then
+    ``_password = None`` ("hash upgrades shouldn't be considered password changes"), then
+    ``save(update_fields=["password"])``. A real change through ``set_password`` keeps the raw
+    password in ``_password`` until the save; a hash assigned directly is a change unless the
+    old hash was one the preferred hasher would upgrade and the new one is the preferred kind.
+    """
+    from django.contrib.auth.hashers import get_hasher, identify_hasher
+
+    if getattr(instance, "_password", None) is not None:
+        return False
+    if update_fields is None or set(update_fields) != {"password"}:
+        return False
+    try:
+        old_hasher = identify_hasher(old_hash)
+        new_hasher = identify_hasher(instance.password)
+    except ValueError:
+        return False
+    preferred = get_hasher("default")
+    upgradable = old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
+    return upgradable and new_hasher.algorithm == preferred.algorithm
+
+
+def _on_user_saved(
+    sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
+) -> None:
     old = instance.__dict__.pop("_jwtsessions_old", None)
     if created or not old:
         return
-    from .revocation import revoke_user_sessions
+    was_active = bool(old.get("is_active", True))
+    is_active = bool(getattr(instance, "is_active", True))
+    new_hash = getattr(instance, "password", "")
+    password_changed = "password" in old and old["password"] != new_hash
+    if not password_changed and was_active == is_active:
+        return
+    _apply_credential_change(
+        instance,
+        old_hash=old.get("password") or "",
+        password_changed=password_changed,
+        upgrade=password_changed and is_hash_upgrade(instance, old["password"], update_fields),
+        activity_changed=was_active != is_active,
+    )
+
+
+def _apply_credential_change(
+    user: Any, *, old_hash: str, password_changed: bool, upgrade: bool, activity_changed: bool
+) -> None:
+    """Revoke, re-bind and announce after a password change, a hash upgrade or (de)activation.
+
+    Every session keeps a binding to the hash its login verified (jwtsessions.binding), so a
+    session opened by a login that raced this change (its row not yet committed when the
+    revoke below listed the sessions) is refused anyway. A hash upgrade, or a change with
+    ``REVOKE_SESSIONS_ON_PASSWORD_CHANGE`` off, re-binds the sessions to the new hash instead.
+    """
+    from . import binding, refusals, sync
+    from .models import ApiKey
+    from .revocation import revoke_api_keys, revoke_user_sessions
     from .settings import jwt_settings
 
-    if old.get("is_active") and not getattr(instance, "is_active", True):
-        revoke_user_sessions(instance, reason="user_deactivated")
-    elif (
-        "password" in old
-        and old["password"] != instance.password
-        and jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE
-    ):
-        revoke_user_sessions(instance, reason="password_changed")
+    is_active = bool(getattr(user, "is_active", True))
+    real_change = password_changed and not upgrade
+    credential = binding.credential_value(user)
+    key_ids: list[str] = []
+    outer = transaction.get_connection().in_atomic_block
+    with transaction.atomic():
+        if not is_active:
+            revoke_user_sessions(user, reason="user_deactivated")
+        elif real_change and jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE:
+            revoke_user_sessions(user, reason="password_changed")
+        elif password_changed:
+            _rebind(user.pk, old_hash, user.password, phase=2)
+        if real_change and jwt_settings.REVOKE_API_KEYS_ON_PASSWORD_CHANGE:
+            revoke_api_keys(ApiKey.objects.filter(user_id=user.pk), reason="password_changed")
+        if activity_changed:
+            # Cached key entries carry no owner state: drop them, the next use reads it.
+            key_ids = list(
+                ApiKey.objects.filter(user_id=user.pk, revoked_at__isnull=True).values_list(
+                    "public_id", flat=True
+                )
+            )
+            sync.record("k", key_ids)
+        sync.record("u", [user.pk], credential)
+    writes = sync.writes_for("u", str(user.pk), credential)
+    writes += [w for pid in key_ids for w in sync.writes_for("k", pid, "")]
+    refusals.refuse(writes)
+    if outer:
+        # Again once committed: a fill that read the old row meanwhile must not stay behind.
+        transaction.on_commit(lambda: refusals.refuse(writes, announce=False))
 
 
 def _refuse_sessions_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
-    # The cascade removes the rows; the cache must hear of it too, once the deletion commits.
-    from django.db import transaction
-
-    from . import store
+    # The cascade removes the rows; the log and the cache must hear of it, with the deletion.
+    from . import binding, refusals, sync
     from .models import Session
 
     ids = list(Session.objects.filter(user_id=instance.pk).values_list("pk", flat=True))
-    if ids:
-        transaction.on_commit(lambda: store.cache_refusals(ids, "user_inactive"))
+    credential = binding.credential_value(None)
+    sync.record("s", ids, "user_inactive")
+    sync.record("u", [instance.pk], credential)
+    writes = [w for sid in ids for w in sync.writes_for("s", sid, "user_inactive")]
+    writes += sync.writes_for("u", str(instance.pk), credential)
+    # Once the deletion commits (a rolled-back one refuses nothing); the log rows commit with
+    # it, so a crash in between is still caught up by every process.
+    transaction.on_commit(lambda: refusals.refuse(writes))
 
 
 def connect_user_receivers() -> None:
     """Watch the user model for password changes and deactivation (called from ``ready()``)."""
     user_model = get_user_model()
     pre_save.connect(_remember_old_values, sender=user_model, dispatch_uid="jwtsessions.user.pre")
-    post_save.connect(_revoke_on_change, sender=user_model, dispatch_uid="jwtsessions.user.post")
+    post_save.connect(_on_user_saved, sender=user_model, dispatch_uid="jwtsessions.user.post")
     pre_delete.connect(
         _refuse_sessions_of_deleted_user, sender=user_model, dispatch_uid="jwtsessions.user.delete"
     )
+    from .apikeylog import connect_receivers
+
+    connect_receivers()

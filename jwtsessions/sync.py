@@ -1,9 +1,78 @@
 """Catching up with refusals committed to the database, whatever the cache did.
 
-STUB: the interface other modules code against; the implementation lands with issue 11.
+Every revocation writes, in its own transaction, one :class:`~jwtsessions.models.RefusalLog`
+row per thing it refuses (:func:`record`), then writes the refusal to the cache and announces it
+(:func:`jwtsessions.refusals.refuse`) (so, with a
+healthy cache, every process refuses before the revoking call returns). The log is the safety
+net: each process reads the rows it has not seen at most once per ``REVOCATION_SYNC_INTERVAL``,
+before it answers any request from the cache or from its per-process copy; when it finds any,
+it drops its per-process copy and writes the refusals to the cache again (a replay), so a
+write that failed, was skipped, or was made by a process that exited right after is enforced
+everywhere within the interval.
+
+Reading "the rows not seen yet" must not skip a row that commits late. Ids are allocated at
+insert, commits happen in any order, so a scan can see id 8 while id 7 is still uncommitted.
+Each process keeps the highest id it has seen and the ids below it it has not (gaps); every
+scan asks for ``id > highest OR id IN (gaps)``, one query on the primary key. A gap is
+forgotten after :data:`GAP_LIFETIME` (a rolled-back revocation leaves one forever): a
+revocation inside a transaction that stays open longer than that between its log row and its
+commit is enforced from the cache and ``SESSION_CACHE_TTL`` only.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import BaseCache
+from django.db.models import Q
+from django.utils import timezone
+
+from . import cachehealth
+from .cachekeys import (
+    API_KEY_KEY,
+    BLACKLIST_KEY,
+    CREDENTIAL_KEY,
+    REVOKED,
+    SEEN_KEY,
+    SESSION_KEY,
+    negative_ttl,
+    positive_ttl,
+)
+from .settings import jwt_settings
+
+logger = logging.getLogger("jwtsessions.sync")
+
+# How long an id missing below the highest seen one is still looked for (see the module doc).
+GAP_LIFETIME = 600.0
+MAX_GAPS = 1000
+# Rows read per query; a backlog (a mass revocation, a process starting) takes several.
+CHUNK = 5000
+
+# (cache key, value, ttl); value None deletes the key.
+Write = tuple[str, Any, int]
+
+
+@dataclasses.dataclass
+class _State:
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    pid: int = dataclasses.field(default_factory=os.getpid)
+    next_due: float = 0.0
+    vouched: bool = False
+    high: int | None = None
+    gaps: dict[int, float] = dataclasses.field(default_factory=dict)
+    # Refusals this process owes the cache (its own failed writes and failed replays).
+    pending: dict[str, tuple[Any, int]] = dataclasses.field(default_factory=dict)
+
+
+_state = _State()
+_listeners: list[Callable[[], None]] = []
 
 
 def catch_up() -> bool:
@@ -16,4 +85,188 @@ def catch_up() -> bool:
     database could not be asked): callers must then not answer from the per-process copy.
     Never raises.
     """
-    return True
+    state = _state
+    if state.pid != os.getpid():
+        _after_fork()
+        state = _state
+    if time.monotonic() < state.next_due:
+        if state.pending and not cachehealth.in_backoff():
+            with state.lock:
+                _replay_pending()
+        return state.vouched
+    with state.lock:
+        if time.monotonic() >= state.next_due:
+            _scan(state)
+        if state.pending and not cachehealth.in_backoff():
+            _replay_pending()
+        return state.vouched
+
+
+def _scan(state: _State) -> None:
+    started = time.monotonic()
+    interval = jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds()
+    writes: list[Write] = []
+    try:
+        while True:
+            rows = _query(state)
+            writes += _absorb(state, rows, started)
+            if len(rows) < CHUNK:
+                break
+    except Exception as exc:  # DatabaseError, or anything else: never raise on a request path
+        state.vouched = False
+        state.next_due = started + min(interval, 1.0)
+        logger.warning("cannot read the refusal log (%s)", type(exc).__name__)
+        return
+    state.vouched = True
+    state.next_due = started + interval
+    if writes:
+        for callback in _listeners:
+            callback()
+        _owe(writes)
+        _replay_pending()
+
+
+def _query(state: _State) -> list[tuple[int, str, str, str]]:
+    # No savepoint around it: this query only fails when the database does, and then so
+    # does everything else the request would do.
+    from .models import RefusalLog
+
+    if state.high is None:
+        state.high = _floor()
+    condition = Q(pk__gt=state.high)
+    if state.gaps:
+        condition |= Q(pk__in=sorted(state.gaps))
+    rows = RefusalLog.objects.filter(condition).order_by("pk")
+    return list(rows.values_list("pk", "kind", "subject", "code")[:CHUNK])
+
+
+def _floor() -> int:
+    """Where a new process starts: just before the rows of the last ``SESSION_CACHE_TTL``.
+
+    Those are replayed, in case every process that could have replayed them died: a stale
+    positive entry in the cache lives no longer than ``SESSION_CACHE_TTL``.
+    """
+    from .models import RefusalLog
+
+    margin = jwt_settings.SESSION_CACHE_TTL + timedelta(seconds=GAP_LIFETIME)
+    older = RefusalLog.objects.filter(created_at__lt=timezone.now() - margin).order_by("-pk")
+    return int(older.values_list("pk", flat=True).first() or 0)
+
+
+def _absorb(state: _State, rows: Sequence[tuple[int, str, str, str]], now: float) -> list[Write]:
+    writes: list[Write] = []
+    for pk, kind, subject, code in rows:
+        if state.gaps.pop(pk, None) is None:
+            high = state.high or 0
+            if pk > high + 1:
+                for missing in range(max(high + 1, pk - MAX_GAPS), pk):
+                    state.gaps[missing] = now
+            state.high = max(high, pk)
+        writes += writes_for(kind, subject, code)
+    for pk, since in list(state.gaps.items()):
+        if now - since > GAP_LIFETIME:
+            del state.gaps[pk]
+    while len(state.gaps) > MAX_GAPS:
+        oldest = min(state.gaps)
+        del state.gaps[oldest]
+        logger.warning("refusal log: gave up waiting for id %s (too many gaps)", oldest)
+    return writes
+
+
+def writes_for(kind: str, subject: str, code: str) -> list[Write]:
+    """The cache writes that enforce one refusal-log row."""
+    ttl = negative_ttl()
+    if kind == "s":
+        return [(SESSION_KEY + subject, ("", code or REVOKED), ttl), (SEEN_KEY + subject, None, 0)]
+    if kind == "b":
+        return [(BLACKLIST_KEY + subject, 1, ttl)]
+    if kind == "k":
+        return [(API_KEY_KEY + subject, ("", code) if code else None, ttl)]
+    if kind == "u":
+        # The user's credential as the change left it (jwtsessions.binding.credential_value):
+        # ``set``, so a fill that read the database before the change cannot stay behind it.
+        return [(CREDENTIAL_KEY + subject, code or None, positive_ttl())]
+    return []
+
+
+def apply(cache: BaseCache, writes: Iterable[Write]) -> None:
+    """Make ``writes`` in as few round trips as possible (one per TTL, one for deletions)."""
+    by_ttl: dict[int, dict[str, Any]] = {}
+    deletions: list[str] = []
+    for key, value, ttl in writes:
+        if value is None:
+            deletions.append(key)
+        else:
+            by_ttl.setdefault(ttl, {})[key] = value
+    for ttl, entries in by_ttl.items():
+        cache.set_many(entries, ttl)
+    if deletions:
+        cache.delete_many(deletions)
+
+
+def record(kind: str, subjects: Iterable[Any], code: str = "") -> None:
+    """Add refusal-log rows; call inside the transaction that makes the change they announce."""
+    from .models import RefusalLog
+
+    now = timezone.now()
+    rows = [RefusalLog(created_at=now, kind=kind, subject=str(s), code=code) for s in subjects]
+    if rows:
+        RefusalLog.objects.bulk_create(rows)
+
+
+def owe(writes: Iterable[Write]) -> None:
+    """Remember refusals the cache did not take: written before this process reads it again."""
+    with _state.lock:
+        _owe(writes)
+
+
+def on_refusals(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` whenever catching up finds refusals (the per-process copy registers
+    its ``clear`` here, so this module does not import it).
+    """
+    _listeners.append(callback)
+    return callback
+
+
+def _owe(writes: Iterable[Write]) -> None:
+    for key, value, ttl in writes:
+        _state.pending[key] = (value, ttl)
+    cachehealth.set_owes_replay(bool(_state.pending))
+
+
+def _replay_pending() -> None:
+    """Write what this process owes the cache (hold the lock)."""
+    pending = dict(_state.pending)
+    if not pending:
+        return
+    writes = [(key, value, ttl) for key, (value, ttl) in pending.items()]
+    try:
+        apply(cachehealth._cache(), writes)
+    except Exception as exc:
+        cachehealth.mark_down(exc)
+        cachehealth.set_owes_replay(True)
+        return
+    for key in pending:
+        _state.pending.pop(key, None)
+    cachehealth.set_owes_replay(bool(_state.pending))
+    logger.info("replayed %d refusal(s) to cache %r", len(writes), jwt_settings.CACHE_ALIAS)
+
+
+def _after_fork() -> None:
+    # A forked child keeps what the parent knew, but not its lock.
+    global _state
+    old = _state
+    _state = _State(
+        high=old.high, gaps=dict(old.gaps), pending=dict(old.pending), vouched=old.vouched
+    )
+    _state.next_due = old.next_due
+
+
+def reset() -> None:
+    """Start over as a new process would (settings changed, tests)."""
+    global _state
+    _state = _State()
+    cachehealth.set_owes_replay(False)
+
+
+jwt_settings.on_reload(reset)

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -239,7 +240,9 @@ class LogoutView(JWTSessionsView):
         if claims is not None:
             # The token's signature binds sid to sub: revoke only that user's session.
             revoke_sessions(
-                Session.objects.filter(pk=claims["sid"], user_id=claims["sub"]), reason="logout"
+                Session.objects.filter(pk=claims["sid"], user_id=claims["sub"]),
+                reason="logout",
+                actor=claims["sub"],
             )
         elif with_cookies:
             # No usable access cookie (a browser drops it when it expires): the logout cookie
@@ -281,7 +284,7 @@ class LogoutAllView(SessionAuthenticatedView):
     """POST: revoke every session of the user, this one included."""
 
     def post(self, request: Request) -> Response:
-        revoke_user_sessions(request.user.pk, reason="logout_all")
+        revoke_user_sessions(request.user.pk, reason="logout_all", actor=request.user.pk)
         response = Response(status=status.HTTP_204_NO_CONTENT)
         if self.cookie_mode():
             cookies.delete_auth_cookies(response)
@@ -350,7 +353,7 @@ class SessionDetailView(SessionAuthenticatedView):
 
     def delete(self, request: Request, session_id: str) -> Response:
         session = self._session(request, session_id)
-        revoke_session(session, reason="revoked_by_user")
+        revoke_session(session, reason="revoked_by_user", actor=request.user.pk)
         response = Response(status=status.HTTP_204_NO_CONTENT)
         if session.pk == _current(request).session_id and self.cookie_mode():
             cookies.delete_auth_cookies(response)
@@ -429,9 +432,13 @@ def _reauthenticate(request: Request, password: Any) -> None:
     username = str(user.get_username())
     address = sessions.client_ip(request)
     wait = throttling.attempt(username, address)
+    credentials = {"username": username, "password": password}
     if wait is not None:
+        conventions.send_login_failed(request._request, credentials)
         raise TooManyAttempts(wait)
     if not user.check_password(password):
+        # A failed login to everything that listens (django-axes, audit logs), password masked.
+        conventions.send_login_failed(request._request, credentials)
         raise ReauthenticationRequired()
     throttling.succeeded(username, address)
 
@@ -458,7 +465,9 @@ class ApiKeyDetailView(SessionAuthenticatedView):
         return Response(ApiKeySerializer(self._api_key(request, key_id)).data)
 
     def delete(self, request: Request, key_id: int) -> Response:
-        revoke_api_key(self._api_key(request, key_id), reason="revoked_by_user")
+        revoke_api_key(
+            self._api_key(request, key_id), reason="revoked_by_user", actor=request.user.pk
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -483,7 +492,7 @@ class ServiceTokenView(JWTSessionsView):
         if requested is not None:
             parsed = apikeys.parse_scope(requested)
             if parsed is None:
-                raise InvalidRequest(detail="scope must be space-separated scope tokens.")
+                raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
             lacking = [scope for scope in parsed if scope not in auth.scopes]
             if lacking:
                 raise InvalidScopeRequested(lacking)

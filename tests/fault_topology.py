@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from tests.fault_rows import bearer, probe, setup_user, warm
+from tests.fault_rows import BOUND, bearer, probe, setup_user, warm
 from tests.faults import Lab, LiveServer, redis_cache
 
 
@@ -78,9 +78,12 @@ def _revocation_is_immediate(server: LiveServer, name: str) -> dict[str, Any]:
     status, _ = server.request("POST", "/api/auth/logout/", headers=bearer(creds["access"]))
     returned = time.monotonic()
     assert status == 204
-    probes = probe(server, bearer(creds["access"]), returned + 1.5)
+    probes = probe(server, bearer(creds["access"]), returned + BOUND + 1.0)
     return {
         "admitted_after_logout": sum(1 for p in probes if p.status == 200),
+        "admitted_after_bound": sum(
+            1 for p in probes if p.status == 200 and p.started > returned + BOUND
+        ),
         "probes": len(probes),
     }
 
@@ -137,10 +140,15 @@ def sentinel_failover(lab: Lab, sentinels: int = 1, workers: int = 3) -> dict[st
         server, revoked["access"], valid["access"], failover, settle=4.0
     )
     new = topology.primary_port()
+    moved_at = time.monotonic()
     _touch_every_worker(server, valid["access"])
     result["subscribers_on_new_primary"] = pubsub_clients(new) - sentinels
     result["subscribers_on_old_primary"] = pubsub_clients(old) - sentinels
     result["after_failover"] = _revocation_is_immediate(server, "sentinel-after-failover")
+    result["resubscribed_after_s"] = _wait_subscribed(
+        server, valid["access"], new, workers, sentinels, moved_at
+    )
+    result["subscribers_on_new_primary_later"] = pubsub_clients(new) - sentinels
 
     def kill() -> None:
         topology.server(new).kill()
@@ -152,6 +160,19 @@ def sentinel_failover(lab: Lab, sentinels: int = 1, workers: int = 3) -> dict[st
     result["subscribers_on_newest_primary"] = pubsub_clients(newest) - sentinels
     result["after_kill"] = _revocation_is_immediate(server, "sentinel-after-kill")
     return result
+
+
+def _wait_subscribed(
+    server: LiveServer, token: str, port: int, workers: int, sentinels: int, since: float
+) -> float | None:
+    """Seconds after the failover until every worker is subscribed on ``port`` (``None``: not
+    within 30 s), with traffic meanwhile so each worker gets the chance to resubscribe."""
+    deadline = since + 30
+    while time.monotonic() < deadline:
+        if pubsub_clients(port) - sentinels >= workers:
+            return round(time.monotonic() - since, 2)
+        probe(server, bearer(token), time.monotonic() + 0.2)
+    return None
 
 
 def _timed_move(topology: Any, old: int) -> float:

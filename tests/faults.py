@@ -41,6 +41,9 @@ from typing import Any
 from tests.services import find_redis_server, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# Processes start elsewhere than ROOT: ``python -m`` puts the working directory first on
+# sys.path, which would shadow FAULTS_CODE_PATH (see live_environment).
+NEUTRAL_CWD = tempfile.gettempdir()
 
 
 # --- the proxy ---------------------------------------------------------------------------------
@@ -81,10 +84,12 @@ class FaultProxy:
 
     def blackhole(self) -> None:
         """Stop forwarding in both directions without closing anything."""
+        self._resetting = False
         self._flowing.clear()
 
     def latency(self, seconds: float) -> None:
         """Delay every chunk by ``seconds`` in each direction (round trip: twice that)."""
+        self._resetting = False
         self.delay = seconds
         self._flowing.set()
 
@@ -270,6 +275,12 @@ class RedisServer:
         self.process = None
         self.frozen = False
 
+    def output(self, limit: int = 200_000) -> str:
+        """What the server wrote so far (the end of it)."""
+        with open(self.log.name, "rb") as log:
+            data = log.read()
+        return data[-limit:].decode(errors="replace")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
@@ -304,8 +315,9 @@ SENTINEL_SERVICE = "jwsprimary"
 class Sentinels:
     """One primary, one replica and ``count`` sentinels, every one a test-owned process."""
 
-    def __init__(self, lab: Lab, count: int = 1) -> None:
+    def __init__(self, lab: Lab, count: int = 1, down_after_ms: int = 1000) -> None:
         self.lab = lab
+        self.down_after_ms = down_after_ms
         self.primary = lab.redis()
         self.replica = lab.redis("--replicaof", "127.0.0.1", str(self.primary.port))
         self.replica.wait_synced()
@@ -323,7 +335,7 @@ class Sentinels:
         conf.write_text(
             f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
             f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {self.primary.port} {self.quorum}\n"
-            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n"
+            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {self.down_after_ms}\n"
             f"sentinel failover-timeout {SENTINEL_SERVICE} 5000\n"
             f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
         )
@@ -429,7 +441,8 @@ def live_environment(
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="tests.live_settings",
-        PYTHONPATH=str(ROOT),
+        # FAULTS_CODE_PATH: run another version of the package (bench: the code before a fix).
+        PYTHONPATH=os.pathsep.join(p for p in (os.environ.get("FAULTS_CODE_PATH"), str(ROOT)) if p),
         PYTHONUNBUFFERED="1",
         LIVE_DATABASE=json.dumps(database),
         LIVE_CACHE=json.dumps(cache),
@@ -474,17 +487,32 @@ class LiveServer:
                 "tests.live_wsgi:application",
             ],
             env=self.env,
-            cwd=ROOT,
+            cwd=NEUTRAL_CWD,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         wait_for_port(self.port, 30)
         return self
 
+    def output(self, limit: int = 200_000) -> str:
+        """What the server wrote so far (the end of it)."""
+        with open(self.log.name, "rb") as log:
+            data = log.read()
+        return data[-limit:].decode(errors="replace")
+
     def stop(self) -> None:
-        if self.process is not None:
-            _terminate(self.process, 8)
-            self.process = None
+        if self.process is not None and self.process.poll() is None:
+            # Nothing to drain: the workers (ours, by pid) go first, then the arbiter quickly
+            # (SIGQUIT; SIGTERM would wait for the graceful timeout).
+            for pid in self.worker_pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGQUIT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+            _terminate(self.process, 5)
+        self.process = None
         self.log.close()
 
     def worker_pids(self) -> list[int]:
@@ -545,7 +573,7 @@ class Driver:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.fault_driver"],
             env=env,
-            cwd=ROOT,
+            cwd=NEUTRAL_CWD,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -580,7 +608,7 @@ def manage(
     return subprocess.run(
         [sys.executable, "-m", "django", *args],
         env=env,
-        cwd=ROOT,
+        cwd=NEUTRAL_CWD,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -608,8 +636,8 @@ class Lab(contextlib.ExitStack):
         self.callback(proxy.close)
         return proxy
 
-    def sentinels(self, count: int = 1) -> Sentinels:
-        return Sentinels(self, count)
+    def sentinels(self, count: int = 1, down_after_ms: int = 1000) -> Sentinels:
+        return Sentinels(self, count, down_after_ms)
 
     def env(self, cache: dict[str, Any], **jwtsessions: Any) -> dict[str, str]:
         return live_environment(self.database, cache, jwtsessions)
@@ -649,7 +677,14 @@ def sqlite_database(template: Path, directory: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # IMMEDIATE: a transaction that reads then writes (a revocation) takes the write lock
+        # up front; a deferred one fails at once with "database is locked" when another
+        # process wrote meanwhile, whatever the timeout.
+        "OPTIONS": {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 
 

@@ -21,3 +21,11 @@ CACHES = {"default": json.loads(os.environ["LIVE_CACHE"])}
 JWTSESSIONS: dict[str, Any] = json.loads(os.environ.get("LIVE_JWTSESSIONS") or "{}")
 # Fast hashing: these processes create users in the hot loop of a soak.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Errors go to the server's output (the fault tests and the soak read it); nothing else.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "level": "ERROR"}},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
+}

@@ -62,6 +62,7 @@ def setup(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "user_id": user.pk,
+            "username": user.get_username(),
             "access": pair.access,
             "refresh": pair.refresh,
             "session_id": str(pair.session.pk),

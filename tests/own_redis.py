@@ -1,76 +1,24 @@
-"""A Redis server a test owns: started on a free loopback port, frozen, resumed, stopped by pid."""
+"""A Redis server a test owns (:class:`tests.faults.RedisServer`), and cache settings for it."""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import signal
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from django.test import override_settings
 
-from tests.services import find_redis_server, free_port, wait_for_port
-
-
-@dataclass
-class OwnRedis:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections stay open, nothing is answered (a hung server)."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
+from tests.faults import RedisServer
 
 
 @contextlib.contextmanager
-def own_redis(*arguments: str) -> Iterator[OwnRedis]:
-    binary = find_redis_server()
-    assert binary is not None, "services.py requires a Redis binary"
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="jwtsessions-own-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            *arguments,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = OwnRedis(port, process)
+def own_redis(*arguments: str) -> Iterator[RedisServer]:
+    """Start a server on a free loopback port; stop it by pid (thawed first) at the end."""
+    server = RedisServer(*arguments)
     try:
-        wait_for_port(port)
-        yield server
+        yield server.start()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            server.resume()
-            process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(5)
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.close()
 
 
 def django_redis(location: Any, **options: Any) -> dict[str, Any]:

@@ -65,19 +65,27 @@ class CommandLog:
         return [command for address, command in self.commands if address not in addresses]
 
 
-def subscriber_addresses(url: str) -> set[str]:
-    """Addresses of the connections subscribed to a channel (the per-process copy's)."""
-    client = redis.Redis.from_url(url, protocol=2)
-    try:
-        return {str(c["addr"]) for c in client.client_list(_type="pubsub")}
-    finally:
-        client.close()
+def subscriber_address() -> str:
+    """``host:port`` of this process's subscriber connection, as Redis lists its clients."""
+    from jwtsessions import localcache
+
+    subscriber = localcache._state.subscriber
+    assert subscriber is not None, localcache.failure()
+    host, port = subscriber.connection._sock.getsockname()[:2]
+    return f"{host}:{port}"
 
 
-def subscriber_protocols(url: str) -> list[str]:
-    """The RESP version each subscribed connection speaks (``CLIENT LIST``'s ``resp`` field)."""
+def subscriber_addresses(url: str | None = None) -> set[str]:
+    """This process's subscriber (the per-process copy's connection), to count it apart."""
+    return {subscriber_address()}
+
+
+def subscriber_protocol(url: str) -> str:
+    """The RESP version this process's subscriber speaks (``CLIENT LIST``'s ``resp`` field)."""
     client = redis.Redis.from_url(url, protocol=2)
     try:
-        return [str(c.get("resp", "2")) for c in client.client_list(_type="pubsub")]
+        mine = subscriber_address()
+        (found,) = [c for c in client.client_list(_type="pubsub") if c["addr"] == mine]
+        return str(found.get("resp", "2"))
     finally:
         client.close()

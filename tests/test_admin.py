@@ -672,3 +672,23 @@ def test_session_titles_and_labels_name_the_user(client, operator, api):
     for term in (body["session_id"], "203.0.113.9", "ALICE"):
         found = client.get(SESSIONS, {"q": term}).context["cl"].result_list
         assert [s.pk for s in found] == [body["session_id"]], term
+
+
+def test_filtered_lists_are_ordered_by_the_filtered_date(client, operator):
+    user = make_user()
+    now = timezone.now()
+    Session.objects.bulk_create(
+        Session(
+            user=user,
+            created_at=now - timedelta(days=40 - i),
+            expires_at=now - timedelta(days=10 + i),  # created later, expired earlier
+            refresh_hash="0" * 64,
+        )
+        for i in range(3)
+    )
+    expired = client.get(SESSIONS, {"status": "expired"}).context["cl"].result_list
+    assert [s.expires_at for s in expired] == sorted((s.expires_at for s in expired), reverse=True)
+    everything = client.get(SESSIONS).context["cl"].result_list
+    assert [s.created_at for s in everything] == sorted(
+        (s.created_at for s in everything), reverse=True
+    )

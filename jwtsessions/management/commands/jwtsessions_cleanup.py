@@ -67,6 +67,7 @@ class Command(BaseCommand):
         targets = [
             cleanup.Target("expired blacklist entries", cleanup.expired_blacklist()),
             *cleanup.stale_session_targets(retention),
+            cleanup.stale_refusal_log(),
         ]
         try:
             if options["dry_run"]:

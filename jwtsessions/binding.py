@@ -1,0 +1,74 @@
+"""Binding a session to the credential it was opened with (like Django's session auth hash).
+
+A session stores ``binding(password hash the login verified)``: an HMAC keyed by
+``SECRET_KEY``, so the hash itself is never copied and a leaked sessions table tells nothing
+about it. A session is usable only while its binding matches the user's current hash (any
+``SECRET_KEY_FALLBACKS`` key is accepted, as Django does, so rotating the key logs nobody out).
+
+This closes the login/password-change race whatever the order of the writes: the binding is
+computed from the hash the login *verified* (the user object ``authenticate()`` returned), not
+re-read after it, so a password committed after that check always mismatches.
+
+An automatic hash upgrade (a new hasher first in ``PASSWORD_HASHERS``) changes the hash but not
+the password: :mod:`jwtsessions.signals` re-binds the user's sessions to the new hash instead
+of refusing them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from .cachekeys import CREDENTIAL_REFUSED
+
+_SALT = "jwtsessions.binding.session-credential"
+BINDING_LENGTH = 32  # Session.binding has room for two and a space (see either())
+
+
+def _hmac(password_hash: str, secret: Any) -> str:
+    digest = salted_hmac(_SALT, password_hash or "", secret=secret, algorithm="sha256")
+    return digest.hexdigest()[:BINDING_LENGTH]
+
+
+def binding_of(password_hash: str | None) -> str:
+    """The binding of a password hash under the current ``SECRET_KEY``."""
+    return _hmac(password_hash or "", django_settings.SECRET_KEY)
+
+
+def all_bindings_of(password_hash: str | None) -> list[str]:
+    """The binding under ``SECRET_KEY`` and under each of ``SECRET_KEY_FALLBACKS``."""
+    keys = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", [])]
+    return [_hmac(password_hash or "", key) for key in keys]
+
+
+def either(old: str, new: str) -> str:
+    """A binding that matches two hashes: held only while a re-bind is in flight."""
+    return f"{old} {new}"
+
+
+def matches(binding: str, password_hash: str | None) -> bool:
+    """Whether a session's binding was made from ``password_hash`` (under any accepted key)."""
+    candidates = all_bindings_of(password_hash)
+    return any(
+        constant_time_compare(part, candidate)
+        for part in binding.split()
+        for candidate in candidates
+    )
+
+
+def credential_value(user: Any) -> str:
+    """What the ``jws:c:<user id>`` entry holds for ``user`` (``None``: deleted)."""
+    if user is None:
+        return CREDENTIAL_REFUSED + "user_inactive"
+    if not getattr(user, "is_active", True):
+        return CREDENTIAL_REFUSED + "user_inactive"
+    return binding_of(getattr(user, "password", ""))
+
+
+def credential_value_of_row(password_hash: str | None, is_active: bool | None) -> str:
+    """:func:`credential_value` from database columns (``is_active`` ``None``: no such user)."""
+    if not is_active:
+        return CREDENTIAL_REFUSED + "user_inactive"
+    return binding_of(password_hash)
