@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SHORT_PEERS = [
-    *("--schemes", "core", "--rounds", "6", "--calls", "200", "--requests", "40"),
+    *("--schemes", "core", "--rounds", "5", "--calls", "200", "--requests", "30"),
     *("--http-rounds", "5", "--http-seconds", "2", "--revocation-trials", "50"),
 ]
 SHORT_SCALING = ["--rounds", "4", "--seconds", "2"]
