@@ -32,9 +32,10 @@ from typing import Any
 
 from django.core.cache import BaseCache
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from . import cachehealth
+from . import cachehealth, logmark
 from .cachekeys import (
     API_KEY_KEY,
     BLACKLIST_KEY,
@@ -108,6 +109,9 @@ def catch_up() -> bool:
 def _scan(state: _State) -> None:
     started = time.monotonic()
     interval = jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds()
+    applied = state.high
+    # Read before the log, so a rollback after this read is seen by the next scan.
+    mark = _read_mark()
     writes: list[Write] = []
     try:
         while True:
@@ -115,6 +119,10 @@ def _scan(state: _State) -> None:
             writes += _absorb(state, rows, started)
             if len(rows) < CHUNK:
                 break
+        if mark is not None and applied is not None and mark < applied:
+            # The cache went back in time (or lost the mark): it may have lost refusals.
+            logger.warning("cache %r lost refusals; replaying", jwt_settings.CACHE_ALIAS)
+            writes += _lost(mark, applied)
     except Exception as exc:  # DatabaseError, or anything else: never raise on a request path
         state.vouched = False
         state.next_due = started + min(interval, 1.0)
@@ -127,6 +135,54 @@ def _scan(state: _State) -> None:
             callback()
         _owe(writes)
         _replay_pending()
+    if mark is not None and not state.pending and state.high is not None and mark < state.high:
+        _raise_mark(state.high, mark)
+
+
+def _read_mark() -> int | None:
+    try:
+        return logmark.read(cachehealth._cache())
+    except Exception as exc:  # the next scan reads it again
+        cachehealth.mark_down(exc)
+        return None
+
+
+def _raise_mark(value: int, read_before: int) -> None:
+    try:
+        logmark.raise_to(cachehealth._cache(), value, read_before)
+    except Exception as exc:  # a lower mark only costs a replay
+        cachehealth.mark_down(exc)
+
+
+def _replay_window() -> Any:
+    """Rows older than this need no replay after a cache rollback (database clock).
+
+    A stale "active" entry the rollback brought back was written before the refusal's commit
+    and lives at most ``SESSION_CACHE_TTL``; a row commits at most :data:`GAP_LIFETIME` after
+    its ``created_at`` (or is not looked for). Blacklisted ids do not depend on the cache
+    (every process keeps them in memory).
+    """
+    return Now() - (jwt_settings.SESSION_CACHE_TTL + timedelta(seconds=GAP_LIFETIME))
+
+
+def _lost(mark: int, applied: int) -> list[Write]:
+    """The writes for every recent row the cache may have lost: ``mark < id <= applied``."""
+    from .models import RefusalLog
+
+    writes: list[Write] = []
+    after = max(mark, 0)
+    recent = RefusalLog.objects.filter(created_at__gte=_replay_window(), pk__lte=applied)
+    while True:
+        rows = list(
+            recent.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "kind", "subject", "code")[:CHUNK]
+        )
+        for pk, kind, subject, code in rows:
+            writes += writes_for(kind, subject, code)
+            after = pk
+        if len(rows) < CHUNK:
+            return writes
 
 
 def _query(state: _State) -> list[tuple[int, str, str, str]]:
