@@ -52,7 +52,8 @@ logger = logging.getLogger("jwtsessions.sync")
 
 # How long an id missing below the highest seen one is still looked for (see the module doc).
 GAP_LIFETIME = 600.0
-MAX_GAPS = 1000
+# Ranges of missing ids looked for at once; more are merged (see _tidy_gaps).
+MAX_GAPS = 32
 # Rows read per query; a backlog (a mass revocation, a process starting) takes several.
 CHUNK = 5000
 
@@ -67,7 +68,10 @@ class _State:
     next_due: float = 0.0
     vouched: bool = False
     high: int | None = None
-    gaps: dict[int, float] = dataclasses.field(default_factory=dict)
+    # Ranges [first id, last id, first seen (monotonic)] of ids below ``high`` not seen yet.
+    gaps: list[list[Any]] = dataclasses.field(default_factory=list)
+    # Ids inside ``gaps`` applied already (ranges merged over them).
+    inside: set[int] = dataclasses.field(default_factory=set)
     # Refusals this process owes the cache (its own failed writes and failed replays).
     pending: dict[str, tuple[Any, int]] = dataclasses.field(default_factory=dict)
     # Every unexpired blacklisted jti and its expiry (Unix time): loaded from the table when the
@@ -114,11 +118,13 @@ def _scan(state: _State) -> None:
     mark = _read_mark()
     writes: list[Write] = []
     try:
+        after = 0
         while True:
-            rows = _query(state)
+            rows = _query(state, after)
             writes += _absorb(state, rows, started)
             if len(rows) < CHUNK:
                 break
+            after = rows[-1][0]
         if mark is not None and applied is not None and mark < applied:
             # The cache went back in time (or lost the mark): it may have lost refusals.
             logger.warning("cache %r lost refusals; replaying", jwt_settings.CACHE_ALIAS)
@@ -185,7 +191,7 @@ def _lost(mark: int, applied: int) -> list[Write]:
             return writes
 
 
-def _query(state: _State) -> list[tuple[int, str, str, str]]:
+def _query(state: _State, after: int) -> list[tuple[int, str, str, str]]:
     # No savepoint around it: this query only fails when the database does, and then so
     # does everything else the request would do.
     from .models import RefusalLog
@@ -195,9 +201,9 @@ def _query(state: _State) -> list[tuple[int, str, str, str]]:
         state.listed.update(listed)
         state.high = floor
     condition = Q(pk__gt=state.high)
-    if state.gaps:
-        condition |= Q(pk__in=sorted(state.gaps))
-    rows = RefusalLog.objects.filter(condition).order_by("pk")
+    for lo, hi, _since in state.gaps:
+        condition |= Q(pk__range=(lo, hi))
+    rows = RefusalLog.objects.filter(condition, pk__gt=after).order_by("pk")
     return list(rows.values_list("pk", "kind", "subject", "code")[:CHUNK])
 
 
@@ -224,27 +230,67 @@ def _floor() -> int:
 def _absorb(state: _State, rows: Sequence[tuple[int, str, str, str]], now: float) -> list[Write]:
     writes: list[Write] = []
     for pk, kind, subject, code in rows:
-        if state.gaps.pop(pk, None) is None:
-            high = state.high or 0
+        high = state.high or 0
+        if pk > high:
             if pk > high + 1:
-                for missing in range(max(high + 1, pk - MAX_GAPS), pk):
-                    state.gaps[missing] = now
-            state.high = max(high, pk)
+                state.gaps.append([high + 1, pk - 1, now])
+            state.high = pk
+        elif not _fill_gap(state, pk):
+            continue  # applied already (a merged range re-reads it): nothing to do
         if kind == "b":
             state.listed[subject] = float(code) if code.isdigit() else time.time() + negative_ttl()
         writes += writes_for(kind, subject, code)
-    for pk, since in list(state.gaps.items()):
-        if now - since > GAP_LIFETIME:
-            del state.gaps[pk]
+    _tidy_gaps(state, now)
     wall = time.time()
     for jti, expires in list(state.listed.items()):
         if expires <= wall:
             del state.listed[jti]
-    while len(state.gaps) > MAX_GAPS:
-        oldest = min(state.gaps)
-        del state.gaps[oldest]
-        logger.warning("refusal log: gave up waiting for id %s (too many gaps)", oldest)
     return writes
+
+
+def _fill_gap(state: _State, pk: int) -> bool:
+    """``pk`` committed below the highest id: ``True`` if it was missing (apply it)."""
+    if pk in state.inside:
+        return False
+    for index, (lo, hi, since) in enumerate(state.gaps):
+        if lo <= pk <= hi:
+            pieces = [[lo, pk - 1, since], [pk + 1, hi, since]]
+            state.gaps[index : index + 1] = [p for p in pieces if p[0] <= p[1]]
+            return True
+    return False
+
+
+def _tidy_gaps(state: _State, now: float) -> None:
+    """Forget old ranges; merge the closest ones while there are too many (a merged range
+    also covers ids applied already, remembered in ``inside`` so they are not applied again).
+    """
+    state.gaps = sorted(g for g in state.gaps if now - g[2] <= GAP_LIFETIME)
+    while len(state.gaps) > MAX_GAPS:
+        index = min(
+            range(len(state.gaps) - 1),
+            key=lambda i: state.gaps[i + 1][0] - state.gaps[i][1],
+        )
+        first, second = state.gaps[index], state.gaps[index + 1]
+        state.inside.update(range(first[1] + 1, second[0]))
+        state.gaps[index : index + 2] = [[first[0], second[1], max(first[2], second[2])]]
+    if state.inside:
+        state.inside = {pk for pk in state.inside if _gap_of(state, pk) is not None}
+    # A range holding only applied ids is seen in full.
+    state.gaps = [g for g in state.gaps if any(pk not in state.inside for pk in _ids(g))]
+
+
+def _ids(gap: list[Any]) -> range:
+    return range(gap[0], gap[1] + 1)
+
+
+def _gap_of(state: _State, pk: int) -> list[Any] | None:
+    return next((g for g in state.gaps if g[0] <= pk <= g[1]), None)
+
+
+def in_gap(pk: int) -> bool:
+    """Whether this process still looks for refusal-log id ``pk`` (tests, diagnostics)."""
+    gap = _gap_of(_state, pk)
+    return gap is not None and pk not in _state.inside
 
 
 def writes_for(kind: str, subject: str, code: str) -> list[Write]:
@@ -351,7 +397,8 @@ def _after_fork() -> None:
     old = _state
     _state = _State(
         high=old.high,
-        gaps=dict(old.gaps),
+        gaps=[list(g) for g in old.gaps],
+        inside=set(old.inside),
         pending=dict(old.pending),
         vouched=old.vouched,
         listed=dict(old.listed),

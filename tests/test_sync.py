@@ -157,14 +157,14 @@ def test_a_row_committed_after_a_later_id_is_not_skipped(client, settings):
     time.sleep(INTERVAL)
     assert code_of(client, early["access"]) == (401, "session_revoked")
     assert whoami(client, late["access"]).status_code == 200  # nothing says otherwise yet
-    assert first.pk in sync._state.gaps
+    assert sync.in_gap(first.pk)
     # Now it commits, with its original id.
     RefusalLog.objects.create(
         pk=first.pk, kind="s", subject=late["session_id"], code="session_revoked"
     )
     time.sleep(INTERVAL)
     assert code_of(client, late["access"]) == (401, "session_revoked")
-    assert first.pk not in sync._state.gaps
+    assert not sync.in_gap(first.pk)
 
 
 class _Rollback(Exception):
@@ -364,3 +364,51 @@ def test_cleanup_deletes_refusal_log_rows_no_process_needs(client):
     call_command("jwtsessions_cleanup", stdout=out)
     assert "Deleted 1 old refusal log entries." in out.getvalue()
     assert list(RefusalLog.objects.values_list("subject", flat=True)) == [body["session_id"]]
+
+
+def test_f3_more_than_1000_rows_committed_after_a_later_id_are_all_applied(client, settings):
+    """Red team F3: a mass revocation (1500 rows) commits after a later, small one. The scan
+    that saw the later id first must still apply the lowest of the 1500 once they commit."""
+    settings.JWTSESSIONS = {"REVOCATION_SYNC_INTERVAL": INTERVAL}
+    victim, bystander = _warm(client), _warm(client)
+    sync.catch_up()
+    Session.objects.filter(pk__in=[victim["session_id"], bystander["session_id"]]).update(
+        revoked_at=timezone.now()
+    )
+    mass = [RefusalLog(kind="s", subject=victim["session_id"], code="session_revoked")]
+    mass += [RefusalLog(kind="s", subject=f"gone{i}", code="session_revoked") for i in range(1499)]
+    mass = RefusalLog.objects.bulk_create(mass)
+    ids = [row.pk for row in mass]
+    RefusalLog.objects.create(kind="s", subject=bystander["session_id"], code="session_revoked")
+    RefusalLog.objects.filter(pk__in=ids).delete()  # "not committed yet"
+    time.sleep(INTERVAL)
+    assert code_of(client, bystander["access"]) == (401, "session_revoked")
+    assert whoami(client, victim["access"]).status_code == 200  # nothing says otherwise yet
+    assert len(sync._state.gaps) <= sync.MAX_GAPS
+    # The mass revocation commits, with its original ids.
+    RefusalLog.objects.bulk_create(
+        RefusalLog(pk=pk, kind="s", subject=row.subject, code=row.code)
+        for pk, row in zip(ids, mass, strict=True)
+    )
+    time.sleep(INTERVAL)
+    assert code_of(client, victim["access"]) == (401, "session_revoked")
+    assert not any(sync.in_gap(pk) for pk in ids)
+
+
+def test_f3_gap_ranges_are_bounded_and_never_lose_or_repeat_an_id():
+    """More scattered gaps than MAX_GAPS: ranges merge (re-reading applied ids, never
+    applying them twice) and every missing id is still applied once it commits."""
+    state = sync._State(high=0)
+    seen = list(range(2, 400, 4))  # 100 ids seen; the three after each one are missing
+    assert sync._absorb(state, [(pk, "s", f"x{pk}", "") for pk in seen], 0.0)
+    assert len(state.gaps) <= sync.MAX_GAPS
+    missing = [pk for pk in range(1, 398) if pk not in seen]
+    covered = {pk for lo, hi, _ in state.gaps for pk in range(lo, hi + 1)} - state.inside
+    assert covered == set(missing)
+    # Everything commits; the query returns the re-read ids too: applied once, not twice.
+    rows = [(pk, "s", f"x{pk}", "") for pk in range(1, 398)]
+    writes = sync._absorb(state, rows, 1.0)
+    assert sorted({key for key, _, _ in writes if key.startswith("jws:s:")}) == sorted(
+        f"jws:s:x{pk}" for pk in missing
+    )
+    assert state.gaps == []
