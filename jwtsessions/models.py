@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -235,7 +236,10 @@ class RefusalLog(models.Model):
     ]
 
     id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    # The database's clock, never a process's: every comparison with it (where a new process
+    # starts reading, which rows a replay needs) is made in SQL against ``Now()`` too, so a
+    # revoker whose clock is off cannot make its rows look old (red team F5).
+    created_at = models.DateTimeField(db_default=Now(), db_index=True, editable=False)
     kind = models.CharField(max_length=1, choices=KINDS)
     # Session id, jti, API key public id or user primary key.
     subject = models.CharField(max_length=255)

@@ -222,8 +222,8 @@ def _floor() -> int:
     """
     from .models import RefusalLog
 
-    margin = jwt_settings.SESSION_CACHE_TTL + timedelta(seconds=GAP_LIFETIME)
-    older = RefusalLog.objects.filter(created_at__lt=timezone.now() - margin).order_by("-pk")
+    # The database's clock on both sides: a process's or a revoker's clock may be off.
+    older = RefusalLog.objects.filter(created_at__lt=_replay_window()).order_by("-pk")
     return int(older.values_list("pk", flat=True).first() or 0)
 
 
@@ -331,8 +331,8 @@ def record(kind: str, subjects: Iterable[Any], code: str = "") -> None:
     """Add refusal-log rows; call inside the transaction that makes the change they announce."""
     from .models import RefusalLog
 
-    now = timezone.now()
-    rows = [RefusalLog(created_at=now, kind=kind, subject=str(s), code=code) for s in subjects]
+    # ``created_at`` comes from the database's clock (``db_default``).
+    rows = [RefusalLog(kind=kind, subject=str(s), code=code) for s in subjects]
     if rows:
         RefusalLog.objects.bulk_create(rows)
 

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -412,3 +413,20 @@ def test_f3_gap_ranges_are_bounded_and_never_lose_or_repeat_an_id():
         f"jws:s:x{pk}" for pk in missing
     )
     assert state.gaps == []
+
+
+def test_f5_a_revoker_whose_clock_is_20_minutes_behind_is_not_skipped_by_a_new_process(
+    client, proxy, monkeypatch
+):
+    """Red team F5: the log's times come from the database's clock, and a new process's
+    starting point is computed against it, so a skewed revoker's row does not look old."""
+    body = _warm(client)
+    real_now = timezone.now
+    proxy.down()  # the revoker's cache write fails: only the log carries the refusal
+    with monkeypatch.context() as patched:
+        patched.setattr(timezone, "now", lambda: real_now() - timedelta(minutes=20))
+        assert revocation.revoke_session(body["session_id"])
+    _forget_what_the_revoking_process_knew()
+    sync.reset()  # this process now starts afresh, as a new worker after a deploy would
+    proxy.up()
+    _refused_within(client, body["access"], INTERVAL + 1)
