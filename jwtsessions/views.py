@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from django.contrib.auth import authenticate, get_user_model
@@ -22,6 +23,7 @@ from rest_framework.views import APIView
 
 from . import (
     apikeys,
+    binding,
     conventions,
     cookies,
     customization,
@@ -410,14 +412,33 @@ class ApiKeyListView(SessionAuthenticatedView):
             # A stolen 15-minute access token must not become a key that never expires.
             _reauthenticate(request, data.get("password"))
         _check_grantable(request.user, data["scopes"])
-        api_key, key = apikeys.create_api_key(
-            request.user, data["name"], data["scopes"], data["expires_at"]
-        )
+        # What the caller proved (the password's hash; without a password, the session's
+        # binding): a password change or deactivation racing this request refuses it.
+        verified = _verified_credential(request)
+        try:
+            api_key, key = apikeys.create_api_key(
+                request.user,
+                data["name"],
+                data["scopes"],
+                data["expires_at"],
+                verified_password_hash=verified,
+            )
+        except apikeys.CredentialChanged:
+            raise ReauthenticationRequired() from None
         body = dict(ApiKeySerializer(api_key).data)
         body["key"] = key
         response = Response(body, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _verified_credential(request: Request) -> str | Callable[[str], bool]:
+    if jwt_settings.API_KEY_REQUIRE_PASSWORD:
+        return str(getattr(request.user, "password", ""))
+    bound = getattr(getattr(request.auth, "state", None), "binding", "")
+    if bound:
+        return lambda stored: binding.matches(bound, stored)
+    return lambda stored: True  # a session opened before bindings existed
 
 
 def _reauthenticate(request: Request, password: Any) -> None:
