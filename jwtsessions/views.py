@@ -126,6 +126,14 @@ class SessionAuthenticatedView(JWTSessionsView):
     permission_classes = [IsAuthenticated]
 
 
+def no_store(response: Response) -> Response:
+    """Mark a response that carries a credential as never to be cached (RFC 6749 section 5.1):
+    ``Cache-Control: no-store`` and, for HTTP/1.0 caches, ``Pragma: no-cache``."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 def _token_response(pair: sessions.TokenPair, *, with_cookies: bool) -> Response:
     body: dict[str, Any] = {
         "access": pair.access,
@@ -139,8 +147,8 @@ def _token_response(pair: sessions.TokenPair, *, with_cookies: bool) -> Response
         del body["access"], body["refresh"]
         response = Response(body)
         cookies.set_auth_cookies(response, pair)
-        return response
-    return Response(body)
+        return no_store(response)
+    return no_store(Response(body))
 
 
 class LoginView(JWTSessionsView):
@@ -375,7 +383,7 @@ class CsrfTokenView(JWTSessionsView):
 
     def get(self, request: Request) -> Response:
         response = Response({"csrf_token": get_token(request._request)})
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
 
 
@@ -428,7 +436,7 @@ class ApiKeyListView(SessionAuthenticatedView):
         body = dict(ApiKeySerializer(api_key).data)
         body["key"] = key
         response = Response(body, status=status.HTTP_201_CREATED)
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
 
 
@@ -535,5 +543,5 @@ class ServiceTokenView(JWTSessionsView):
             "scope": " ".join(granted),
         }
         response = Response(body)
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
