@@ -47,6 +47,7 @@ from .exceptions import (
     InvalidRequest,
     InvalidScopeRequested,
     ReauthenticationRequired,
+    ScopeDenied,
     TooManyAttempts,
     exception_handler,
 )
@@ -504,9 +505,9 @@ class ServiceTokenView(JWTSessionsView):
     """POST ``{"scope"?}`` with an API key: a short-lived service token.
 
     ``scope`` (space-separated) may narrow the key's scopes, never widen them: a scope the key
-    lacks, or one its owner may no longer grant (``API_KEY_SCOPES``), is 400 ``invalid_scope``
-    (RFC 6749 section 5.2). Without it the token carries the key's scopes that its owner may
-    still grant.
+    lacks is 403 ``insufficient_scope`` (as in the first release: the credential lacks it); one
+    its owner may no longer grant (``API_KEY_SCOPES``) is 400 ``invalid_scope``. Without it the
+    token carries the key's scopes that its owner may still grant.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -524,7 +525,7 @@ class ServiceTokenView(JWTSessionsView):
                 raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
             lacking = [scope for scope in parsed if scope not in auth.scopes]
             if lacking:
-                raise InvalidScopeRequested(lacking)
+                raise ScopeDenied()
             _check_grantable(request.user, parsed)
             granted = parsed
         else:
