@@ -584,9 +584,12 @@ def main() -> None:
                 print("cross-process revocation ...", file=sys.stderr)
                 import revocation_delay
 
-                revocation = revocation_delay.markdown(
-                    revocation_delay.measure(args.revocation_trials)
-                )
+                try:
+                    revocation = revocation_delay.markdown(
+                        revocation_delay.measure(args.revocation_trials)
+                    )
+                except Exception as exc:  # report it; never lose the run's other numbers
+                    revocation = f"## Cross-process revocation\n\nFAILED: {exc!r}\n"
 
     text = report(args, auth, inproc, counts, http, token_length, revocation, context)
     print(text)

@@ -277,7 +277,7 @@ def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings)
     with pytest.raises(CommandError) as raised:
         call_command("jwtsessions_revoke", f"--session={body['session_id']}", stdout=out)
     assert raised.value.returncode == 3
-    assert "database is updated" in str(raised.value)
+    assert "saved in the database" in str(raised.value)
     assert "REVOCATION_SYNC_INTERVAL" in str(raised.value)
     assert "Revoked 1 session" in out.getvalue()
     assert Session.objects.get(pk=body["session_id"]).revoked_at is not None
