@@ -128,7 +128,10 @@ def sentinel_markdown(results: list[dict[str, Any]]) -> str:
             f"{r['subscribers_before']}; after SENTINEL FAILOVER on the new primary "
             f"{r['subscribers_on_new_primary']} (on the demoted one "
             f"{r.get('subscribers_on_old_primary', '?')}); after the kill on the newest "
-            f"{r['subscribers_on_newest_primary']}. A session logged out after each failover: "
+            f"{r['subscribers_on_newest_primary']}. Every worker was subscribed on the new "
+            f"primary {r.get('resubscribed_after_s')} s after SENTINEL FAILOVER (when Sentinel "
+            "turned the demoted primary into a replica and closed its clients). "
+            "A session logged out after each failover: "
             f"{r['after_failover']['admitted_after_logout']} and "
             f"{r['after_kill']['admitted_after_logout']} requests admitted after the logout "
             "returned.",

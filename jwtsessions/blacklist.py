@@ -1,18 +1,22 @@
-"""The ``jti`` blacklist in the cache: both verdicts cached, absence reads the database.
+"""The ``jti`` blacklist: one Redis entry per listed token, and a complete list per process.
 
-There is no "the whole blacklist is loaded" marker: an eviction could remove one entry and
-keep the marker, and absence would then read as "not blacklisted". Instead each token id has
-its own entry, ``1`` (blacklisted) or ``0`` (the database said no):
+There is no "the whole blacklist is loaded" marker in the cache any more: an eviction could
+remove one entry and keep the marker, and absence would then read as "not blacklisted".
+Instead:
 
-* ``0`` is written with ``add`` when an access token is issued (the id is new: nothing can be
-  listed yet), and after a miss from what the database said. ``add`` never overwrites, so a
-  late "no" cannot replace a "yes" written meanwhile;
-* ``1`` is written with ``set`` by :func:`jwtsessions.revocation.blacklist_token`, and replayed
-  from the refusal log by every process if that write failed;
-* a missing entry (evicted, flushed, never written) costs one indexed query, then is filled.
+* :func:`jwtsessions.revocation.blacklist_token` writes ``1`` under the token id with ``set``
+  (and announces it), so with a healthy cache every process refuses it before the call
+  returns. The entry rides along in the request's one ``get_many``.
+* Every process also keeps the complete list of unexpired blacklisted ids in memory
+  (:func:`jwtsessions.sync.is_listed`): loaded from the table when the process starts, then
+  kept by the refusal log it catches up from at most once per ``REVOCATION_SYNC_INTERVAL``.
+  Process memory is not evicted, so a missing Redis entry is never taken as "not listed":
+  the in-process list answers, and when this process cannot vouch for it (the database could
+  not be read), the database does.
 
-So the hot path stays one ``get_many`` (the entry rides along with the session's), and any
-eviction policy only costs a query.
+So a request costs no query and no extra cache command for the blacklist, a refresh writes
+nothing for it, and no ``maxmemory-policy`` can make a listed token pass. The list costs memory
+in proportion to the tokens blacklisted within the longest token lifetime.
 """
 
 from __future__ import annotations
@@ -23,11 +27,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from .cachehealth import cache_call_quietly
-from .cachekeys import BLACKLIST_KEY, negative_ttl
+from . import sync
+from .cachekeys import BLACKLIST_KEY
 
 LISTED = 1
-NOT_LISTED = 0
 
 
 def _in_db(jti: str) -> bool:
@@ -36,28 +39,17 @@ def _in_db(jti: str) -> bool:
     return BlacklistedToken.objects.filter(jti=jti, expires_at__gt=timezone.now()).exists()
 
 
-def note_new_token(jti: str, lifetime_seconds: int) -> None:
-    """Record that a just-issued token id is not blacklisted (saves its first query)."""
-    ttl = max(int(lifetime_seconds) + 1, 1)
-    cache_call_quietly(lambda c: c.add(BLACKLIST_KEY + jti, NOT_LISTED, ttl))
-
-
 def blacklist_verdict(jti: str, cached: Mapping[str, Any] | None) -> bool:
-    """Whether ``jti`` is blacklisted, from a ``get_many`` result when it holds the entry.
-
-    ``cached`` is ``None`` when the cache could not be read: the database answers.
+    """Whether ``jti`` is blacklisted: the cache's entry from the request's ``get_many``
+    (``cached``, ``None`` when the cache could not be read), else this process's list, else
+    the database.
     """
-    if cached is not None:
-        value = cached.get(BLACKLIST_KEY + jti)
-        if value == LISTED:
-            return True
-        if value == NOT_LISTED and value is not None:
-            return False
-    listed = _in_db(jti)
-    if cached is not None:
-        verdict = LISTED if listed else NOT_LISTED
-        cache_call_quietly(lambda c: c.add(BLACKLIST_KEY + jti, verdict, negative_ttl()))
-    return listed
+    if cached is not None and cached.get(BLACKLIST_KEY + jti) == LISTED:
+        return True
+    known = sync.is_listed(jti)
+    if known is not None:
+        return known
+    return _in_db(jti)
 
 
 def listing_writes(jti: str, expires_at: datetime) -> list[tuple[str, Any, int]]:

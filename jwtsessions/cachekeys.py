@@ -6,9 +6,8 @@ Entries (every one has a TTL, so any ``maxmemory-policy`` may evict it; see docs
   ``("", code)`` for a refused one.
 * ``jws:c:<user id>``: the user's current credential binding (see :mod:`jwtsessions.binding`),
   or ``"!<code>"`` when the user is inactive or deleted.
-* ``jws:b:<jti>``: ``1`` when the token id is blacklisted, ``0`` when the database said it is
-  not. Both verdicts are cached, so an evicted entry reads the database instead of meaning
-  "not blacklisted".
+* ``jws:b:<jti>``: ``1`` when the token id is blacklisted. Its absence is not read as "not
+  blacklisted": each process's own list decides (see :mod:`jwtsessions.blacklist`).
 * ``jws:k:<public id>``: an API key's state (see :mod:`jwtsessions.apikeys`).
 * ``jws:u:<session id>``: when the session was last used (display only).
 """

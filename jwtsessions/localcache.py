@@ -50,6 +50,8 @@ CHANNEL = "jws:invalidate"
 LIVENESS_WINDOW = 1.0
 # An unanswered PING this old means the link is dead: resubscribe.
 DEAD_AFTER = 5.0
+# With a Sentinel pool, how often (seconds) to ask Sentinel whether the primary moved.
+PRIMARY_CHECK = 2.0
 
 # A session entry: (user id, expires_at, refreshed_at, last seen, valid until).
 Entry = tuple[str, int, int, int, float]
@@ -159,6 +161,8 @@ def _synchronised() -> bool:
     now = time.monotonic()
     window = _window()
     try:
+        subscriber.ask_sentinel(now, PRIMARY_CHECK)
+        subscriber.check_primary()
         if subscriber.drain():
             _forget_entries()
         if subscriber.ping_token is None:

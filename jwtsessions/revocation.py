@@ -148,7 +148,8 @@ def blacklist_token(
         entry, _ = BlacklistedToken.objects.update_or_create(
             jti=jti, defaults={"expires_at": expires_at, "reason": _reason(reason)}
         )
-        sync.record("b", [jti])
+        sync.record("b", [jti], str(int(expires_at.timestamp()) + 1))
+    sync.note_listed(jti, expires_at.timestamp() + 1)
     store.cache_blacklisted(jti, expires_at)
     return entry
 

@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import binding, blacklist, customization, limits, returning, store, tokens
+from . import binding, customization, limits, returning, store, tokens
 from .models import Session
 from .requestinfo import client_ip as client_ip  # re-exported: it lived here
 from .requestinfo import user_agent
@@ -122,10 +122,7 @@ def issue_access_token(
         "sid": session_id,
         **tokens.standard_claims(lifetime),
     }
-    token = tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE)
-    # A new jti cannot be blacklisted yet: saying so now spares its first request a query.
-    blacklist.note_new_token(str(claims["jti"]), int(lifetime.total_seconds()))
-    return token, int(lifetime.total_seconds())
+    return tokens.encode(claims, tokens.ACCESS_TOKEN_TYPE), int(lifetime.total_seconds())
 
 
 def _state(session: Session) -> store.SessionState:

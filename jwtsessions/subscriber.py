@@ -74,6 +74,7 @@ class Subscriber:
         # Monotonic time before which every published message has been read (or is waiting
         # in the socket, where the next poll finds it).
         self.proven_at = 0.0
+        self.primary_checked = time.monotonic()
 
     def open(self, confirm_timeout: float | None = None) -> None:
         """Connect and subscribe; return once Redis confirmed the subscription."""
@@ -109,6 +110,31 @@ class Subscriber:
         # messages sent meanwhile are lost.
         if self._sock is not None and getattr(self.connection, "_sock", None) is not self._sock:
             raise SubscriberLost("reconnected")
+
+    def check_primary(self) -> None:
+        """Raise if the pool now knows another primary than the one this connection is on.
+
+        A Sentinel failover can leave the old primary up as a replica, with its subscribers
+        connected: messages still reach them, but only through replication. redis-py's
+        Sentinel pool learns of the move at its next connection and no longer "owns" a
+        connection to the old address (an attribute check: no round trip).
+        """
+        owns = getattr(self.pool, "owns_connection", None)
+        if owns is not None and not owns(self.connection):
+            raise SubscriberLost("the primary moved")
+
+    def ask_sentinel(self, now: float, every: float) -> None:
+        """With a Sentinel pool, ask Sentinel for the primary at most every ``every`` seconds
+        (one round trip to a sentinel), so a failover that left the old primary up is noticed
+        even by a process that never wrote since. Other pools: nothing.
+        """
+        discover = getattr(self.pool, "get_master_address", None)
+        if discover is None or now - self.primary_checked < every:
+            return
+        self.primary_checked = now
+        with contextlib.suppress(Exception):  # Sentinel unreachable: the link itself is fine
+            discover()
+        self.check_primary()
 
     def drain(self, force: bool = False) -> bool:
         """Read whatever is waiting, without blocking. ``True`` if anything was invalidated.

@@ -69,6 +69,9 @@ class _State:
     gaps: dict[int, float] = dataclasses.field(default_factory=dict)
     # Refusals this process owes the cache (its own failed writes and failed replays).
     pending: dict[str, tuple[Any, int]] = dataclasses.field(default_factory=dict)
+    # Every unexpired blacklisted jti and its expiry (Unix time): loaded from the table when the
+    # process starts, then kept by the log's "b" rows. Memory cannot evict it.
+    listed: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 _state = _State()
@@ -132,12 +135,21 @@ def _query(state: _State) -> list[tuple[int, str, str, str]]:
     from .models import RefusalLog
 
     if state.high is None:
-        state.high = _floor()
+        listed, floor = _blacklist(), _floor()
+        state.listed.update(listed)
+        state.high = floor
     condition = Q(pk__gt=state.high)
     if state.gaps:
         condition |= Q(pk__in=sorted(state.gaps))
     rows = RefusalLog.objects.filter(condition).order_by("pk")
     return list(rows.values_list("pk", "kind", "subject", "code")[:CHUNK])
+
+
+def _blacklist() -> dict[str, float]:
+    from .models import BlacklistedToken
+
+    rows = BlacklistedToken.objects.filter(expires_at__gt=timezone.now())
+    return {jti: expires.timestamp() for jti, expires in rows.values_list("jti", "expires_at")}
 
 
 def _floor() -> int:
@@ -162,10 +174,16 @@ def _absorb(state: _State, rows: Sequence[tuple[int, str, str, str]], now: float
                 for missing in range(max(high + 1, pk - MAX_GAPS), pk):
                     state.gaps[missing] = now
             state.high = max(high, pk)
+        if kind == "b":
+            state.listed[subject] = float(code) if code.isdigit() else time.time() + negative_ttl()
         writes += writes_for(kind, subject, code)
     for pk, since in list(state.gaps.items()):
         if now - since > GAP_LIFETIME:
             del state.gaps[pk]
+    wall = time.time()
+    for jti, expires in list(state.listed.items()):
+        if expires <= wall:
+            del state.listed[jti]
     while len(state.gaps) > MAX_GAPS:
         oldest = min(state.gaps)
         del state.gaps[oldest]
@@ -179,6 +197,9 @@ def writes_for(kind: str, subject: str, code: str) -> list[Write]:
     if kind == "s":
         return [(SESSION_KEY + subject, ("", code or REVOKED), ttl), (SEEN_KEY + subject, None, 0)]
     if kind == "b":
+        # ``code``: when the entry expires (Unix time), so the cache keeps it no longer.
+        if code.isdigit():
+            ttl = max(int(code) - int(time.time()) + 1, 1)
         return [(BLACKLIST_KEY + subject, 1, ttl)]
     if kind == "k":
         return [(API_KEY_KEY + subject, ("", code) if code else None, ttl)]
@@ -220,6 +241,22 @@ def owe(writes: Iterable[Write]) -> None:
         _owe(writes)
 
 
+def is_listed(jti: str) -> bool | None:
+    """Whether ``jti`` is blacklisted, as of this process's last catch-up (at most
+    ``REVOCATION_SYNC_INTERVAL`` ago); ``None`` when this process cannot vouch for it.
+    """
+    state = _state
+    if not state.vouched or state.high is None:
+        return None
+    expires = state.listed.get(jti)
+    return expires is not None and expires > time.time()
+
+
+def note_listed(jti: str, expires_at: float) -> None:
+    """This process blacklisted ``jti``: known here at once, whatever the cache does."""
+    _state.listed[jti] = expires_at
+
+
 def on_refusals(callback: Callable[[], None]) -> Callable[[], None]:
     """Call ``callback`` whenever catching up finds refusals (the per-process copy registers
     its ``clear`` here, so this module does not import it).
@@ -257,7 +294,11 @@ def _after_fork() -> None:
     global _state
     old = _state
     _state = _State(
-        high=old.high, gaps=dict(old.gaps), pending=dict(old.pending), vouched=old.vouched
+        high=old.high,
+        gaps=dict(old.gaps),
+        pending=dict(old.pending),
+        vouched=old.vouched,
+        listed=dict(old.listed),
     )
     _state.next_due = old.next_due
 

@@ -188,7 +188,7 @@ def command_write_timed_out(lab: Lab, workers: int = 3) -> Outcome:
     warm(server, bearer(creds["access"]))
     proxy.blackhole()
     done = manage(
-        server.env, "jwtsessions_revoke", "--session", creds["session_id"], "--skip-checks"
+        server.env, "jwtsessions_revoke", f"--session={creds['session_id']}", "--skip-checks"
     )
     revoked = time.monotonic()
     # 0: revoked (before issue 11 it said so even when the cache write failed); 3: revoked in

@@ -137,7 +137,7 @@ def sentinel_failover(lab: Lab, sentinels: int = 1, workers: int = 3) -> dict[st
         result["failover_s"] = _timed_move(topology, old)
 
     result["sentinel_failover"] = _phase(
-        server, revoked["access"], valid["access"], failover, settle=4.0
+        server, revoked["access"], valid["access"], failover, settle=3.0
     )
     new = topology.primary_port()
     moved_at = time.monotonic()

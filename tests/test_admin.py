@@ -692,3 +692,9 @@ def test_filtered_lists_are_ordered_by_the_filtered_date(client, operator):
     assert [s.created_at for s in everything] == sorted(
         (s.created_at for s in everything), reverse=True
     )
+
+
+@pytest.mark.parametrize("url", [f"{API_KEYS}abc/change/", f"{API_KEYS}abc/revoke/"])
+def test_a_malformed_id_on_the_change_and_revoke_pages_is_not_a_500(client, operator, url):
+    response = client.get(url)
+    assert response.status_code in (302, 404)

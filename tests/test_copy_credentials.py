@@ -149,13 +149,9 @@ def test_blacklisting_a_service_token(client):
     _refused(client, headers, 401, "token_revoked")
 
 
-@pytest.mark.xfail(
-    reason="REVOKE_API_KEYS_ON_PASSWORD_CHANGE is implemented by the core-sync branch "
-    "(signals.py); through revoke_api_keys it is announced like any revocation",
-    strict=False,
-)
 @pytest.mark.parametrize("credential", [_key, _service_token])
 def test_a_password_change_of_the_owner(client, credential):
+    """REVOKE_API_KEYS_ON_PASSWORD_CHANGE (on by default) revokes through revoke_api_keys."""
     api_key, headers = credential(client)
 
     def change_password() -> None:

@@ -44,9 +44,9 @@ def test_sentinel_failover_under_traffic(lab):  # noqa: F811
     assert result["after_kill"]["admitted_after_bound"] == 0, json.dumps(result)
 
 
-@pytest.mark.parametrize("latency", [0.001, 0.01])
-def test_another_host_refuses_within_the_bound(lab, latency):  # noqa: F811
-    result = fault_topology.many_hosts(lab, latency, trials=10)
+def test_another_host_refuses_within_the_bound(lab):  # noqa: F811
+    # 10 ms each way (the bench also runs 0 and 1 ms).
+    result = fault_topology.many_hosts(lab, 0.01, trials=5)
     # Host B learns of the revocation over its slower link; it must never take longer than
     # the bound the whole design promises (its window is measured by the bench).
     assert result["first_refusal_after_return_ms_max"] < fault_rows.BOUND * 1000, json.dumps(result)

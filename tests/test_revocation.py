@@ -255,6 +255,12 @@ def test_an_evicted_blacklist_entry_is_still_refused(client):
     for _ in range(2):
         assert_refused(client, body["access"], "token_revoked")
     assert whoami(client, other["access"]).status_code == 200
+    # A process that starts after the eviction knows it too (it loads the list from the table).
+    from jwtsessions import sync
+
+    sync.reset()
+    assert_refused(client, body["access"], "token_revoked")
+    assert whoami(client, other["access"]).status_code == 200
 
 
 def test_an_evicted_session_or_credential_entry_reads_the_database(client):

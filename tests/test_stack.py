@@ -6,14 +6,9 @@ URL), a django-redis ``SentinelClient`` pool; hiredis present or absent is the C
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +19,8 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from jwtsessions import localcache, store
 from tests.factories import bearer, login, make_user
-from tests.own_redis import own_redis
+from tests.faults import Lab
 from tests.redis_monitor import CommandLog, subscriber_addresses, subscriber_protocol
-from tests.services import find_redis_server, free_port, wait_for_port
 
 pytestmark = pytest.mark.django_db
 
@@ -153,48 +147,37 @@ def test_the_suite_runs_on_the_stack_ci_says(client):
 # --- Sentinel ---------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _sentinel(primary_port: int) -> Iterator[int]:
-    """A real Sentinel process watching the given primary, on a free port; stopped by pid."""
-    binary = find_redis_server()
-    if binary is None:  # pragma: no cover - services.py already requires one
-        pytest.skip("no redis-server or valkey-server binary for Sentinel")
-    workdir = Path(tempfile.mkdtemp(prefix="jwtsessions-sentinel-"))
-    port = free_port()
-    conf = workdir / "sentinel.conf"
-    conf.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-        f"sentinel monitor jwsprimary 127.0.0.1 {primary_port} 1\n"
-        "sentinel down-after-milliseconds jwsprimary 60000\n"
-    )
-    process = subprocess.Popen(
-        [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(port)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(5)
-        shutil.rmtree(workdir, ignore_errors=True)
+def _subscriber_port() -> int:
+    subscriber = localcache._state.subscriber
+    assert subscriber is not None
+    return int(subscriber.connection._sock.getpeername()[1])
 
 
-def test_the_copy_works_with_a_sentinel_client_pool(client):
-    # Its own primary: the sentinel never watches a shared server.
-    with own_redis() as primary, _sentinel(primary.port) as sentinel_port:
-        url = primary.url
-        config = {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://jwsprimary/0",
-            "OPTIONS": {
-                **TIMEOUTS,
-                "CLIENT_CLASS": "django_redis.client.SentinelClient",
-                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-                "SENTINELS": [("127.0.0.1", sentinel_port)],
-            },
-        }
-        with override_settings(CACHES={"default": config}):
+def test_the_copy_works_with_a_sentinel_pool_and_follows_a_failover(client):
+    """A real primary, replica and Sentinel (tests/faults.py). ``SENTINEL FAILOVER`` leaves
+    the old primary up as a replica with its subscribers connected; each process must move
+    its subscription to the new primary (messages would otherwise arrive only through
+    replication, and not at all if that link broke).
+    """
+    with Lab({}) as lab:
+        topology = lab.sentinels(1)
+        cache = topology.cache()
+        with override_settings(
+            CACHES={"default": cache}, JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0.2}
+        ):
             pool = caches["default"].client.get_client(write=True).connection_pool
             assert type(pool).__name__ == "SentinelConnectionPool"
-            _prove_the_copy(client, url)
-            localcache.reset()
+            old = topology.primary_port()
+            _prove_the_copy(client, f"redis://127.0.0.1:{old}/0")
+            assert _subscriber_port() == old
+
+            topology.failover()
+            new = topology.wait_primary_moved(old)
+            headers = bearer(login(client, make_user())["access"])
+            deadline = time.monotonic() + 10
+            while not (localcache.is_live() and _subscriber_port() == new):
+                assert time.monotonic() < deadline, "the subscription stayed on the old primary"
+                client.get("/api/whoami/", **headers)
+                time.sleep(0.1)
+            time.sleep(0.3)  # past any back-off the failover's first write started
+            _prove_the_copy(client, f"redis://127.0.0.1:{new}/0")

@@ -230,8 +230,8 @@ class RevokeButtonMixin(_MixinBase):
         context = dict(extra_context or {})
         pk = unquote(object_id)
         if self.can_revoke(request):
-            active = self.model._default_manager.filter(pk=pk, revoked_at__isnull=True)
             with contextlib.suppress(ValueError, ValidationError):  # a malformed id: no button
+                active = self.model._default_manager.filter(pk=pk, revoked_at__isnull=True)
                 if active.exists():
                     context["revoke_url"] = self._url("revoke", pk)
         return super().change_view(request, object_id, form_url, context)
