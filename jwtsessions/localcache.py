@@ -292,3 +292,4 @@ def reset() -> None:
 jwt_settings.on_reload(reset)
 # Catching up from the refusal log (jwtsessions.sync) empties the copy when it finds any.
 sync.on_refusals(clear)
+sync.on_rollback(announce)

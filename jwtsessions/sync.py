@@ -81,6 +81,7 @@ class _State:
 
 _state = _State()
 _listeners: list[Callable[[], None]] = []
+_rollback_listeners: list[Callable[[BaseCache], None]] = []
 
 
 def catch_up() -> bool:
@@ -114,6 +115,7 @@ def _scan(state: _State) -> None:
     started = time.monotonic()
     interval = jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds()
     applied = state.high
+    rolled_back = False
     # Read before the log, so a rollback after this read is seen by the next scan.
     mark = _read_mark()
     writes: list[Write] = []
@@ -125,10 +127,11 @@ def _scan(state: _State) -> None:
             if len(rows) < CHUNK:
                 break
             after = rows[-1][0]
-        if mark is not None and applied is not None and mark < applied:
+        rolled_back = mark is not None and applied is not None and mark < applied
+        if rolled_back:
             # The cache went back in time (or lost the mark): it may have lost refusals.
             logger.warning("cache %r lost refusals; replaying", jwt_settings.CACHE_ALIAS)
-            writes += _lost(mark, applied)
+            writes += _lost(max(mark or 0, 0), applied or 0)
     except Exception as exc:  # DatabaseError, or anything else: never raise on a request path
         state.vouched = False
         state.next_due = started + min(interval, 1.0)
@@ -141,8 +144,21 @@ def _scan(state: _State) -> None:
             callback()
         _owe(writes)
         _replay_pending()
-    if mark is not None and not state.pending and state.high is not None and mark < state.high:
+    if mark is None or state.pending or state.high is None or mark >= state.high:
+        return
+    # Other processes may have copied the rolled-back entries: they drop their copies first.
+    if not rolled_back or _announce_rollback():
         _raise_mark(state.high, mark)
+
+
+def _announce_rollback() -> bool:
+    try:
+        for callback in _rollback_listeners:
+            callback(cachehealth._cache())
+    except Exception as exc:  # the mark stays low: the next scan (here or elsewhere) retries
+        cachehealth.mark_down(exc)
+        return False
+    return True
 
 
 def _read_mark() -> int | None:
@@ -364,6 +380,15 @@ def on_refusals(callback: Callable[[], None]) -> Callable[[], None]:
     its ``clear`` here, so this module does not import it).
     """
     _listeners.append(callback)
+    return callback
+
+
+def on_rollback(callback: Callable[[BaseCache], None]) -> Callable[[BaseCache], None]:
+    """Call ``callback(cache)`` after refusals a cache rollback lost were written again (the
+    per-process copy registers its ``announce``: every process drops what it copied from the
+    rolled-back cache).
+    """
+    _rollback_listeners.append(callback)
     return callback
 
 
