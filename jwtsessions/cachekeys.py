@@ -1,6 +1,7 @@
 """The cache's vocabulary: key prefixes, entry shapes, lifetimes, and the refusal exception.
 
-Entries (every one has a TTL, so any ``maxmemory-policy`` may evict it; see docs/design.md):
+Entries (every one but the log mark has a TTL, so any ``maxmemory-policy`` may evict it; see
+docs/design.md):
 
 * ``jws:s:<session id>``: ``(user id, expires_at, refreshed_at, binding)`` for a usable session,
   ``("", code)`` for a refused one.
@@ -10,6 +11,8 @@ Entries (every one has a TTL, so any ``maxmemory-policy`` may evict it; see docs
   blacklisted": each process's own list decides (see :mod:`jwtsessions.blacklist`).
 * ``jws:k:<public id>``: an API key's state (see :mod:`jwtsessions.apikeys`).
 * ``jws:u:<session id>``: when the session was last used (display only).
+* ``jws:logmark``: the one key without a TTL (see :mod:`jwtsessions.logmark`); evicted or lost,
+  it only makes the next catch-up replay the recent refusals.
 """
 
 from __future__ import annotations
