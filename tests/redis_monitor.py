@@ -64,6 +64,15 @@ class CommandLog:
         """The commands sent from any other address."""
         return [command for address, command in self.commands if address not in addresses]
 
+    def warm(self, addresses: set[str]) -> list[str]:
+        """:meth:`excluding`, less the one log-mark ``GET`` a due catch-up makes (at most once
+        per ``REVOCATION_SYNC_INTERVAL``, see :mod:`jwtsessions.logmark`).
+        """
+        commands = self.excluding(addresses)
+        if "GET" in commands:
+            commands.remove("GET")
+        return commands
+
 
 def subscriber_address() -> str:
     """``host:port`` of this process's subscriber connection, as Redis lists its clients."""
