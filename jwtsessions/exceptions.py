@@ -40,6 +40,9 @@ MESSAGES: dict[str, StrOrPromise] = {
     "not_authenticated": _("Authentication credentials were not provided."),
     "reauthentication_required": _("Confirm this action with your current password."),
     "invalid_scope": _("A requested scope is not one you may grant."),
+    "temporarily_unavailable": _(
+        "Authentication is temporarily unavailable: the server cannot reach its database."
+    ),
 }
 
 
@@ -78,6 +81,20 @@ class InvalidScopeRequested(exceptions.ValidationError):
             body["scopes"] = list(scopes)
         super().__init__(body, code="invalid_scope")
         self.error_code = "invalid_scope"
+
+
+class TemporarilyUnavailable(exceptions.APIException):
+    """503: this process cannot vouch for the revocations in the database, so it admits no
+    credential (see :mod:`jwtsessions.freshness`). DRF adds ``Retry-After`` from ``wait``.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "temporarily_unavailable"
+
+    def __init__(self, wait: int = 1) -> None:
+        super().__init__(error_body("temporarily_unavailable"), code="temporarily_unavailable")
+        self.error_code = "temporarily_unavailable"
+        self.wait = wait
 
 
 class TooManyAttempts(exceptions.Throttled):

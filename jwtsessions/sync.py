@@ -21,6 +21,7 @@ commit is enforced from the cache and ``SESSION_CACHE_TTL`` only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -65,6 +66,8 @@ class _State:
     pid: int = dataclasses.field(default_factory=os.getpid)
     next_due: float = 0.0
     vouched: bool = False
+    # When (monotonic) the last successful scan started: it saw every row committed before.
+    caught_up_at: float | None = None
     high: int | None = None
     gaps: dict[int, float] = dataclasses.field(default_factory=dict)
     # Refusals this process owes the cache (its own failed writes and failed replays).
@@ -111,7 +114,8 @@ def _scan(state: _State) -> None:
     writes: list[Write] = []
     try:
         while True:
-            rows = _query(state)
+            with _savepoint():
+                rows = _query(state)
             writes += _absorb(state, rows, started)
             if len(rows) < CHUNK:
                 break
@@ -121,6 +125,7 @@ def _scan(state: _State) -> None:
         logger.warning("cannot read the refusal log (%s)", type(exc).__name__)
         return
     state.vouched = True
+    state.caught_up_at = started
     state.next_due = started + interval
     if writes:
         for callback in _listeners:
@@ -129,9 +134,22 @@ def _scan(state: _State) -> None:
         _replay_pending()
 
 
+def _savepoint() -> contextlib.AbstractContextManager[Any]:
+    # Inside the caller's transaction, a failed query must not abort it (PostgreSQL refuses
+    # every later statement of an aborted transaction): the savepoint is rolled back instead.
+    from django.db import connection, transaction
+
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
+def caught_up_at() -> float | None:
+    """When (``time.monotonic()``) this process's last successful catch-up started, or
+    ``None`` if it never completed one: every refusal committed before then is applied here.
+    """
+    return _state.caught_up_at
+
+
 def _query(state: _State) -> list[tuple[int, str, str, str]]:
-    # No savepoint around it: this query only fails when the database does, and then so
-    # does everything else the request would do.
     from .models import RefusalLog
 
     if state.high is None:
@@ -298,6 +316,7 @@ def _after_fork() -> None:
         gaps=dict(old.gaps),
         pending=dict(old.pending),
         vouched=old.vouched,
+        caught_up_at=old.caught_up_at,
         listed=dict(old.listed),
     )
     _state.next_due = old.next_due
