@@ -73,7 +73,7 @@ class ReauthenticationRequired(exceptions.PermissionDenied):
 
 
 class InvalidScopeRequested(exceptions.ValidationError):
-    """400: scopes outside ``API_KEY_SCOPES`` (or outside the key, for a service token)."""
+    """400: scopes outside ``API_KEY_SCOPES`` (a scope a key lacks is 403 ``ScopeDenied``)."""
 
     def __init__(self, scopes: Any = ()) -> None:
         body: dict[str, Any] = error_body("invalid_scope")

@@ -421,10 +421,11 @@ class ServiceTokenSchema(_Endpoint):
             responses={
                 200: JWTSessionsServiceTokenSerializer,
                 400: _error(
-                    "Malformed request (`invalid_request`), or a scope beyond the key's or no "
-                    "longer grantable (`invalid_scope`, RFC 6749 section 5.2)."
+                    "Malformed request (`invalid_request`), or a scope of the key its owner may "
+                    "no longer grant under `API_KEY_SCOPES` (`invalid_scope`)."
                 ),
                 401: _401,
+                403: _error("A requested scope the API key lacks (`insufficient_scope`)."),
             },
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import post_init, post_save, pre_delete, pre_save
 from django.dispatch import Signal
 
 session_created = Signal()
@@ -22,6 +22,16 @@ refresh_token_reused = Signal()
 
 # Fields whose change revokes a user's sessions.
 _WATCHED_FIELDS = ("password", "is_active")
+# The password hash a user instance was loaded (or last saved) with: an upgrade is judged
+# against it, not against the database's current hash (see is_hash_upgrade).
+_LOADED_HASH = "_jwtsessions_loaded_hash"
+
+
+def _remember_loaded_hash(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # post_init: one dict write, no query. A deferred password is simply not remembered.
+    loaded = instance.__dict__.get("password")
+    if loaded is not None:
+        instance.__dict__[_LOADED_HASH] = loaded
 
 
 def _remember_old_values(
@@ -86,6 +96,10 @@ def is_hash_upgrade(instance: Any, old_hash: str, update_fields: Any) -> bool:
         return False
     if update_fields is None or set(update_fields) != {"password"}:
         return False
+    # Judged against the hash this instance was loaded with: Django's check_password decided to
+    # upgrade on that one. The database's may already be a concurrent login's upgrade (not
+    # upgradable any more), which would make this second upgrade look like a change.
+    old_hash = instance.__dict__.get(_LOADED_HASH, old_hash)
     try:
         old_hasher = identify_hasher(old_hash)
         new_hasher = identify_hasher(instance.password)
@@ -99,6 +113,15 @@ def is_hash_upgrade(instance: Any, old_hash: str, update_fields: Any) -> bool:
 def _on_user_saved(
     sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
 ) -> None:
+    try:
+        _credential_saved(instance, created, update_fields)
+    finally:
+        if update_fields is None or "password" in update_fields:
+            # The next save of this instance is judged against the hash it holds now.
+            _remember_loaded_hash(sender, instance)
+
+
+def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
     old = instance.__dict__.pop("_jwtsessions_old", None)
     if created or not old:
         return
@@ -182,6 +205,9 @@ def _refuse_sessions_of_deleted_user(sender: Any, instance: Any, **kwargs: Any) 
 def connect_user_receivers() -> None:
     """Watch the user model for password changes and deactivation (called from ``ready()``)."""
     user_model = get_user_model()
+    post_init.connect(
+        _remember_loaded_hash, sender=user_model, dispatch_uid="jwtsessions.user.init"
+    )
     pre_save.connect(_remember_old_values, sender=user_model, dispatch_uid="jwtsessions.user.pre")
     post_save.connect(_on_user_saved, sender=user_model, dispatch_uid="jwtsessions.user.post")
     pre_delete.connect(

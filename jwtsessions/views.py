@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from django.contrib.auth import authenticate, get_user_model
@@ -22,6 +23,7 @@ from rest_framework.views import APIView
 
 from . import (
     apikeys,
+    binding,
     conventions,
     cookies,
     customization,
@@ -45,6 +47,7 @@ from .exceptions import (
     InvalidRequest,
     InvalidScopeRequested,
     ReauthenticationRequired,
+    ScopeDenied,
     TooManyAttempts,
     exception_handler,
 )
@@ -124,6 +127,14 @@ class SessionAuthenticatedView(JWTSessionsView):
     permission_classes = [IsAuthenticated]
 
 
+def no_store(response: Response) -> Response:
+    """Mark a response that carries a credential as never to be cached (RFC 6749 section 5.1):
+    ``Cache-Control: no-store`` and, for HTTP/1.0 caches, ``Pragma: no-cache``."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 def _token_response(pair: sessions.TokenPair, *, with_cookies: bool) -> Response:
     body: dict[str, Any] = {
         "access": pair.access,
@@ -137,8 +148,8 @@ def _token_response(pair: sessions.TokenPair, *, with_cookies: bool) -> Response
         del body["access"], body["refresh"]
         response = Response(body)
         cookies.set_auth_cookies(response, pair)
-        return response
-    return Response(body)
+        return no_store(response)
+    return no_store(Response(body))
 
 
 class LoginView(JWTSessionsView):
@@ -373,7 +384,7 @@ class CsrfTokenView(JWTSessionsView):
 
     def get(self, request: Request) -> Response:
         response = Response({"csrf_token": get_token(request._request)})
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
 
 
@@ -410,14 +421,33 @@ class ApiKeyListView(SessionAuthenticatedView):
             # A stolen 15-minute access token must not become a key that never expires.
             _reauthenticate(request, data.get("password"))
         _check_grantable(request.user, data["scopes"])
-        api_key, key = apikeys.create_api_key(
-            request.user, data["name"], data["scopes"], data["expires_at"]
-        )
+        # What the caller proved (the password's hash; without a password, the session's
+        # binding): a password change or deactivation racing this request refuses it.
+        verified = _verified_credential(request)
+        try:
+            api_key, key = apikeys.create_api_key(
+                request.user,
+                data["name"],
+                data["scopes"],
+                data["expires_at"],
+                verified_password_hash=verified,
+            )
+        except apikeys.CredentialChanged:
+            raise ReauthenticationRequired() from None
         body = dict(ApiKeySerializer(api_key).data)
         body["key"] = key
         response = Response(body, status=status.HTTP_201_CREATED)
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
+
+
+def _verified_credential(request: Request) -> str | Callable[[str], bool]:
+    if jwt_settings.API_KEY_REQUIRE_PASSWORD:
+        return str(getattr(request.user, "password", ""))
+    bound = getattr(getattr(request.auth, "state", None), "binding", "")
+    if bound:
+        return lambda stored: binding.matches(bound, stored)
+    return lambda stored: True  # a session opened before bindings existed
 
 
 def _reauthenticate(request: Request, password: Any) -> None:
@@ -475,9 +505,9 @@ class ServiceTokenView(JWTSessionsView):
     """POST ``{"scope"?}`` with an API key: a short-lived service token.
 
     ``scope`` (space-separated) may narrow the key's scopes, never widen them: a scope the key
-    lacks, or one its owner may no longer grant (``API_KEY_SCOPES``), is 400 ``invalid_scope``
-    (RFC 6749 section 5.2). Without it the token carries the key's scopes that its owner may
-    still grant.
+    lacks is 403 ``insufficient_scope`` (as in the first release: the credential lacks it); one
+    its owner may no longer grant (``API_KEY_SCOPES``) is 400 ``invalid_scope``. Without it the
+    token carries the key's scopes that its owner may still grant.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -495,7 +525,7 @@ class ServiceTokenView(JWTSessionsView):
                 raise InvalidRequest(detail=_("scope must be space-separated scope tokens."))
             lacking = [scope for scope in parsed if scope not in auth.scopes]
             if lacking:
-                raise InvalidScopeRequested(lacking)
+                raise ScopeDenied()
             _check_grantable(request.user, parsed)
             granted = parsed
         else:
@@ -514,5 +544,5 @@ class ServiceTokenView(JWTSessionsView):
             "scope": " ".join(granted),
         }
         response = Response(body)
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response

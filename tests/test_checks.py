@@ -309,6 +309,42 @@ def test_finding_7_the_message_says_how_to_make_a_good_key_and_never_shows_it() 
     assert "SIGNING_KEY" in message.msg
 
 
+# Red-team finding 3 (issue 10 re-test): published JWT secrets and patterned keys passed.
+PUBLISHED_OR_PATTERNED = {
+    "keyboard walk": "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "another keyboard walk": "zaq1xsw2cde3vfr4bgt5nhy6mju7-ki8lo9",
+    "shifted keyboard walk": "!QAZ@WSX#EDC$RFV%TGB^YHN&UJM*IK<(OL>",
+    "a key generator's published key": (
+        "%C*F-JaNdRgUkXp2s5v8y/B?E(G+KbPeShVmYq3t6w9z$C&J@McQfTjWnZr4u7x!"
+    ),
+    "a tutorial's phrase": "1234nbizz234sunshine-ultra-secure-secret-is-awesome",
+    "a published random-looking key": "r9iMKoe5CRMgvJBBtp4HrqN7QiPpUToj",
+    "a published UUID": "0a6b944d-d2fb-46fc-a85e-0295c986cd9f",
+    "a published hex key": "16f8c0ef4a5d391b26034086c628469d3f9f497f08163ab9b40137092f2909ef",
+    "a Spring tutorial's hex key": (
+        "404E635266556A586E3272357538782F413F4428472B4B6250645367566B5970"
+    ),
+    "jwt.io's current example": "a-string-secret-at-least-256-bits-long",
+    "a word phrase": "my-super-secret-jwt-signing-key-for-production",
+    "a CamelCase phrase": "ThisIsMyVerySecureJwtSigningKey2024ForProd",
+    "a published key with a suffix": "your-256-bit-secret-for-prod-2024",
+}
+
+
+@pytest.mark.parametrize(
+    "key", list(PUBLISHED_OR_PATTERNED.values()), ids=list(PUBLISHED_OR_PATTERNED)
+)
+def test_redteam_3_published_and_patterned_keys_are_an_error(key: str) -> None:
+    assert keystrength.weakness(key) is not None
+    assert jwt_ids(SIGNING_KEY=key) == ["jwtsessions.E008"]
+
+
+def test_redteam_3_random_keys_stay_far_above_the_bar() -> None:
+    # The calibration the module states: token_urlsafe(32) never close to MIN_KEY_BITS.
+    lowest = min(keystrength.estimated_bits(secrets.token_urlsafe(32)) for _ in range(2000))
+    assert lowest > keystrength.MIN_KEY_BITS + 20
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from django.test import Client, override_settings
+from jwt.utils import base64url_decode, base64url_encode
 
 from jwtsessions import tokens
 from jwtsessions.apikeys import create_api_key
@@ -86,6 +87,31 @@ def test_jwks_has_public_members_only(signer):
     assert "PRIVATE" not in r.content.decode()
 
 
+def tampered_signature(signature: str) -> str:
+    """A valid-but-wrong signature: one bit of the decoded bytes flipped, then re-encoded.
+
+    Editing the last base64url characters instead could leave non-zero padding bits, which
+    PyJWT reports as a decoding error rather than a wrong signature (a flaky test).
+    """
+    raw = bytearray(base64url_decode(signature))
+    raw[0] ^= 0x01
+    return base64url_encode(bytes(raw)).decode("ascii")
+
+
+def test_redteam_7_tampering_always_yields_a_valid_but_wrong_signature():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    for i in range(200):
+        token = jwt.encode({"n": i}, private, algorithm="EdDSA")
+        header, payload, signature = token.split(".")
+        flipped = tampered_signature(signature)
+        assert flipped != signature
+        assert len(flipped) == len(signature)
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(f"{header}.{payload}.{flipped}", private.public_key(), ["EdDSA"])
+
+
 @pytest.mark.parametrize("signer", ["RS256", "EdDSA"])
 def test_service_token_verifies_with_pyjwt_and_the_jwks(signer):
     client = Client()
@@ -103,7 +129,7 @@ def test_service_token_verifies_with_pyjwt_and_the_jwks(signer):
 
     # A tampered token fails the external check as well.
     header, payload, signature = token.split(".")
-    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    flipped = tampered_signature(signature)
     with pytest.raises(jwt.InvalidSignatureError):
         external_verify(f"{header}.{payload}.{flipped}", jwks, tokens.SERVICE_TOKEN_TYPE)
 

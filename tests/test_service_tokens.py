@@ -117,10 +117,23 @@ def test_narrowing_is_allowed(client):
 def test_widening_is_refused(client, scope):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     r = exchange(client, key, scope)
-    # RFC 6749 section 5.2: a scope beyond what was granted is 400 invalid_scope.
-    assert r.status_code == 400
-    assert r.json()["code"] == "invalid_scope"
-    assert r.json()["detail"] == "A requested scope is not one you may grant."
+    # Red-team finding 6: a scope the key lacks stays 403 insufficient_scope (first release).
+    assert r.status_code == 403
+    assert r.json() == {
+        "detail": "The credential lacks a required scope.",
+        "code": "insufficient_scope",
+    }
+
+
+def test_redteam_6_lacking_is_403_and_no_longer_grantable_is_400(client, settings):
+    _, key = create_api_key(make_user(), "svc", ["items:read", "items:admin"])
+    settings.JWTSESSIONS = {"API_KEY_SCOPES": ["items:read", "items:write"]}
+    # items:write is grantable but the key lacks it: 403, whatever API_KEY_SCOPES says.
+    r = exchange(client, key, "items:read items:write")
+    assert (r.status_code, r.json()["code"]) == (403, "insufficient_scope")
+    # items:admin is on the key but no longer grantable: 400 invalid_scope.
+    r = exchange(client, key, "items:admin")
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_scope")
 
 
 @pytest.mark.parametrize("scope", ["", " ", "items:read  items:write", "a\tb", "é", "x" * 65])

@@ -242,6 +242,7 @@ class ApiKeyAdmin(RevokeButtonMixin, _ApiKeyAdminBase):
         request.current_app = self.admin_site.name
         response = TemplateResponse(request, API_KEY_CREATED_TEMPLATE, context)
         response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
         return response
 
     def delete_model(self, request: HttpRequest, obj: ApiKey) -> None:

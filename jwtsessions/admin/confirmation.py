@@ -203,6 +203,22 @@ class RevokeButtonMixin(_MixinBase):
     ) -> TemplateResponse | None:
         raise NotImplementedError
 
+    def is_object_id(self, pk: str) -> bool:
+        """Whether ``pk`` has the shape of this model's ids, checked before any query (a NUL
+        in the URL is a database error on PostgreSQL; junk in an integer id a ``ValueError``)."""
+        if any(ord(c) < 32 or ord(c) == 127 for c in pk):
+            return False
+        try:
+            self.model._meta.pk.to_python(pk)
+        except ValidationError:
+            return False
+        return True
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        if from_field is None and not self.is_object_id(object_id):
+            return None  # as for an id that does not exist
+        return super().get_object(request, object_id, from_field)
+
     def _url(self, name: str, pk: Any) -> str:
         opts = self.model._meta
         return reverse(
@@ -229,7 +245,7 @@ class RevokeButtonMixin(_MixinBase):
     ) -> HttpResponse:
         context = dict(extra_context or {})
         pk = unquote(object_id)
-        if self.can_revoke(request):
+        if self.can_revoke(request) and self.is_object_id(pk):
             with contextlib.suppress(ValueError, ValidationError):  # a malformed id: no button
                 active = self.model._default_manager.filter(pk=pk, revoked_at__isnull=True)
                 if active.exists():

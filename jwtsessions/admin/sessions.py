@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ..models import Session
+from ..models import Session, is_session_id
 from ..revocation import revoke_sessions
 from ..settings import jwt_settings
 from .common import (
@@ -88,6 +88,10 @@ class SessionAdmin(RevokeButtonMixin, _SessionAdminBase):
     show_full_result_count = False  # a second COUNT over the whole table on every page
     paginator = EstimatedCountPaginator
     search_help_text = "Exact username, email, session id or IP address."
+
+    def is_object_id(self, pk: str) -> bool:
+        return is_session_id(pk) and super().is_object_id(pk)
+
     # refresh_hash is deliberately absent: a digest is still nobody's business.
     fields = (
         "id",
