@@ -111,6 +111,15 @@ def test_f4_db_partition_admits_nothing_after_the_bound_then_serves_again(lab, l
         assert retry_after is not None
         assert int(retry_after) >= 1
 
+    # The endpoints that need the database answer "try again" in the contract's shape too.
+    for path, payload in (
+        ("/api/auth/login/", {"username": user["username"], "password": "pw-" + user["username"]}),
+        ("/api/auth/refresh/", {"refresh": user["refresh"]}),
+    ):
+        status, body = server.request("POST", path, payload)
+        assert status == 503, (path, status, body)
+        assert body == {"detail": body["detail"], "code": "temporarily_unavailable"}, body
+
     db_link.passthrough()
     give_up = time.monotonic() + 10
     while _get(server, *credentials["session"])[0] == 503 and time.monotonic() < give_up:
