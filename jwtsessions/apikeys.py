@@ -40,10 +40,11 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.crypto import constant_time_compare
 
-from . import localcache, redisclient, store, sync, tokens
+from . import freshness, localcache, redisclient, store, tokens
+from .exceptions import TemporarilyUnavailable
 from .models import ApiKey
 from .settings import jwt_settings
 
@@ -297,8 +298,9 @@ def _record_seen(public_id: str, seen: Any, now: int) -> int:
 
 def _local_copy_usable() -> bool:
     # As for sessions: only while this process is up to date with the refusal log and owes the
-    # cache nothing (its copy may predate a refusal it has not applied).
-    return sync.catch_up() and store.reads_allowed()
+    # cache nothing (its copy may predate a refusal it has not applied). Raises
+    # TemporarilyUnavailable when it cannot vouch for the log at all (jwtsessions.freshness).
+    return freshness.vouched() and store.reads_allowed()
 
 
 def _remember(local_key: tuple[str, ...], entry: Entry, generation: int, now: float) -> None:
@@ -341,7 +343,9 @@ def _fetch(public_id: str, extra_keys: list[str]) -> tuple[Entry, dict[str, Any]
     miss. The second value is the ``get_many`` result, or ``None`` when the cache is unavailable.
     """
     key = store.API_KEY_KEY + public_id
-    sync.catch_up()  # refusals the cache missed are applied before it is read
+    # Refusals the cache missed are applied before it is read; a process that cannot vouch
+    # for them answers 503 rather than trust the cache's entry.
+    freshness.vouched()
     try:
         cached: dict[str, Any] | None = store.cache_call(
             lambda c: redisclient.get_many(c, [key, *extra_keys])
@@ -350,7 +354,10 @@ def _fetch(public_id: str, extra_keys: list[str]) -> tuple[Entry, dict[str, Any]
         cached = None
     entry = cached.get(key) if cached is not None else None
     if entry is None:
-        entry = _load(public_id)
+        try:
+            entry = _load(public_id)
+        except DatabaseError:
+            raise TemporarilyUnavailable() from None
         if cached is not None:
             _fill(public_id, entry)
     return entry, cached

@@ -12,11 +12,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+logger = logging.getLogger("jwtsessions")
 
 StrOrPromise = str | Promise
 
@@ -40,6 +43,9 @@ MESSAGES: dict[str, StrOrPromise] = {
     "not_authenticated": _("Authentication credentials were not provided."),
     "reauthentication_required": _("Confirm this action with your current password."),
     "invalid_scope": _("A requested scope is not one you may grant."),
+    "temporarily_unavailable": _(
+        "Authentication is temporarily unavailable: the server cannot reach its database."
+    ),
 }
 
 
@@ -78,6 +84,20 @@ class InvalidScopeRequested(exceptions.ValidationError):
             body["scopes"] = list(scopes)
         super().__init__(body, code="invalid_scope")
         self.error_code = "invalid_scope"
+
+
+class TemporarilyUnavailable(exceptions.APIException):
+    """503: this process cannot vouch for the revocations in the database, so it admits no
+    credential (see :mod:`jwtsessions.freshness`). DRF adds ``Retry-After`` from ``wait``.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "temporarily_unavailable"
+
+    def __init__(self, wait: int = 1) -> None:
+        super().__init__(error_body("temporarily_unavailable"), code="temporarily_unavailable")
+        self.error_code = "temporarily_unavailable"
+        self.wait = wait
 
 
 class TooManyAttempts(exceptions.Throttled):
@@ -143,6 +163,17 @@ def _bad_request_body(exc: Exception) -> dict[str, str] | None:
 
 
 def _bad_request(exc: Exception) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database cannot be reached (a partition, a restart): login, refresh and logout
+        # cannot decide anything, so they say "try again" in the contract's shape, never a 500.
+        # Only the type is logged: a driver's message can carry a DSN with a password.
+        logger.warning("database unavailable (%s): answering 503", type(exc).__name__)
+        unavailable = TemporarilyUnavailable()
+        return Response(
+            error_body("temporarily_unavailable"),
+            status=unavailable.status_code,
+            headers={"Retry-After": str(unavailable.wait)},
+        )
     body = _bad_request_body(exc)
     return None if body is None else Response(body, status=status.HTTP_400_BAD_REQUEST)
 

@@ -14,10 +14,13 @@ moments ago, without giving up immediate revocation:
 * Before answering from its copy, a process polls that socket (one non-blocking syscall). Any
   message, a closed connection or an error clears the whole copy. A request that finds the
   message waiting asks Redis, which already holds the refusal.
-* The copy is trusted only while the subscription is *proven* live: a ``PING`` sent on it at most
-  :data:`LIVENESS_WINDOW` ago has been answered (see :mod:`jwtsessions.subscriber`). A frozen or
-  unreachable Redis, or a blackholed link, stops every process from answering from its copy
-  within that window, and an unanswered ``PING`` makes it resubscribe.
+* The copy is trusted only while the subscription is *proven* live end to end: a heartbeat
+  nonce published through the primary client at most :data:`LIVENESS_WINDOW` ago came back on
+  the subscription (see :mod:`jwtsessions.subscriber`). A frozen or unreachable Redis, a
+  blackholed link, or a subscription left on a demoted primary stops every process from
+  answering from its copy within that window; a heartbeat the primary delivered to nobody, or
+  one unanswered for :data:`DEAD_AFTER`, makes it resubscribe through the pool (which follows
+  Sentinel). One ``PUBLISH`` per process per half window, never per request.
 * :func:`jwtsessions.sync.catch_up` runs first: a process that cannot vouch for having applied
   the refusals committed to the database does not use its copy.
 
@@ -38,17 +41,17 @@ from typing import Any
 
 from django.core.cache import BaseCache, caches
 
-from . import redisclient, sync
+from . import cachehealth, redisclient, sync
 from .settings import jwt_settings
 from .subscriber import Subscriber
 
 logger = logging.getLogger("jwtsessions.localcache")
 
 CHANNEL = "jws:invalidate"
-# The copy is used only while the subscription answered a PING sent at most this long ago
-# (seconds; never more than REVOCATION_SYNC_INTERVAL).
+# The copy is used only while a heartbeat published through the primary at most this long ago
+# came back on the subscription (seconds; never more than REVOCATION_SYNC_INTERVAL).
 LIVENESS_WINDOW = 1.0
-# An unanswered PING this old means the link is dead: resubscribe.
+# A heartbeat not back after this long means the link is dead: resubscribe.
 DEAD_AFTER = 5.0
 # With a Sentinel pool, how often (seconds) to ask Sentinel whether the primary moved.
 PRIMARY_CHECK = 2.0
@@ -63,6 +66,8 @@ class _State:
     # key -> (value, valid until as a time.time() stamp)
     entries: dict[Hashable, tuple[Any, float]] = dataclasses.field(default_factory=dict)
     subscriber: Subscriber | None = None
+    # The cache's primary client: heartbeats go through it, as announcements do.
+    primary: Any = None
     pid: int = dataclasses.field(default_factory=os.getpid)
     retry_at: float = 0.0
     # Bumped whenever entries are dropped: a remember() based on an older read is ignored.
@@ -113,6 +118,7 @@ def _subscribe() -> Subscriber | None:
         return None
     subscriber = Subscriber(client.connection_pool, _channel(cache))
     subscriber.open()
+    _state.primary = client
     return subscriber
 
 
@@ -165,11 +171,16 @@ def _synchronised() -> bool:
         subscriber.check_primary()
         if subscriber.drain():
             _forget_entries()
-        if subscriber.ping_token is None:
-            if now - subscriber.proven_at >= window / 2:
-                subscriber.ping(now)
-        elif now - subscriber.ping_sent > max(DEAD_AFTER, window):
-            raise ConnectionError("no answer to PING on the invalidation channel")
+        if subscriber.heartbeat_token is None:
+            # Not while the cache is in its back-off window: a hanging primary would cost this
+            # request a timeout (the copy is not trusted meanwhile: the proof goes stale).
+            if now - subscriber.proven_at >= window / 2 and not cachehealth.in_backoff():
+                subscriber.heartbeat(now, _state.primary)
+                # Usually back already (Redis writes it out before answering PUBLISH).
+                if subscriber.drain(force=True):
+                    _forget_entries()
+        elif now - subscriber.heartbeat_sent > max(DEAD_AFTER, window):
+            raise ConnectionError("no heartbeat back on the invalidation channel")
     except Exception as exc:
         # Closed, broken or silent: messages may have been lost. Start again from nothing.
         logger.info("invalidation channel lost (%s); resubscribing", describe(exc))

@@ -209,7 +209,10 @@ _400 = OpenApiResponse(
 _401 = _error("Not authenticated, or the credential was refused (see `code`).")
 _403_CSRF = _error("Cookie mode: the CSRF token is missing or wrong (`csrf_failed`).")
 _404 = _error("No such object among the caller's own (`not_found`).")
-_503 = _error("The server's TOKEN_CLAIMS or LOGIN_SERIALIZER is unusable (`server_misconfigured`).")
+_503 = _error(
+    "The database cannot be read (`temporarily_unavailable`, see Retry-After), or the server's "
+    "TOKEN_CLAIMS or LOGIN_SERIALIZER is unusable (`server_misconfigured`)."
+)
 
 
 def _pair(view: Any) -> type[serializers.Serializer[Any]]:

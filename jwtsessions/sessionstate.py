@@ -9,8 +9,9 @@ What matters for an auth library:
   this process accepted the same token moments ago (:mod:`jwtsessions.localcache`).
 * Absent is never valid: a missing entry of any kind reads the database.
 * Fills use ``add``: a refusal written meanwhile is never overwritten by a late "active".
-* Every check first calls :func:`jwtsessions.sync.catch_up`, so a refusal the cache missed is
-  enforced within ``REVOCATION_SYNC_INTERVAL``.
+* Every check first calls :func:`jwtsessions.freshness.vouched` (which catches up from the
+  refusal log), so a refusal the cache missed is enforced within ``REVOCATION_SYNC_INTERVAL``;
+  a process that cannot read the database for longer answers 503, never from a stale entry.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 
-from . import binding, localcache, redisclient, sync
+from . import binding, freshness, localcache, redisclient
 from .blacklist import blacklist_verdict
 from .cachehealth import CacheUnavailable, cache_call, cache_call_quietly, reads_allowed
 from .cachekeys import (
@@ -39,6 +41,7 @@ from .cachekeys import (
     negative_ttl,
     positive_ttl,
 )
+from .exceptions import TemporarilyUnavailable
 from .settings import jwt_settings
 
 
@@ -178,11 +181,21 @@ def check_session(session_id: str, subject: str, jti: str) -> SessionState:
     """Authenticate an access token's session, or raise :class:`Refusal`.
 
     One ``get_many`` in the common case, none when this process accepted the same token
-    moments ago; the database only on a cache miss or outage.
+    moments ago; the database only on a cache miss or outage. Raises
+    :class:`~jwtsessions.exceptions.TemporarilyUnavailable` (503) when this process cannot
+    vouch for the refusals in the database (see :mod:`jwtsessions.freshness`).
     """
+    try:
+        return _check_session(session_id, subject, jti)
+    except DatabaseError:
+        # The database is the truth: without it, refuse to decide (503), never a 500.
+        raise TemporarilyUnavailable() from None
+
+
+def _check_session(session_id: str, subject: str, jti: str) -> SessionState:
     now = int(time.time())
     generation = -1
-    if sync.catch_up() and reads_allowed():
+    if freshness.vouched() and reads_allowed():
         entry, generation = localcache.lookup(session_id, jti, now)
         if (
             entry is not None

@@ -5,11 +5,18 @@ speaks whatever the pool speaks: RESP2 or RESP3, hiredis or the pure-Python pars
 password, a Sentinel-managed primary, redis-py's maintenance notifications. Nothing is copied
 from the pool's keyword arguments.
 
-Liveness: a silent connection looks the same whether nothing was published or Redis is frozen
-or unreachable. So every so often the owner sends ``PING <token>`` on it, without waiting; the
-answer, read by the same non-blocking poll that reads invalidations, proves that every message
-published before the ``PING`` was sent has been received (Redis answers in order). The owner
-trusts its copy only while that proof is recent (:attr:`Subscriber.proven_at`).
+Liveness, end to end: a silent connection looks the same whether nothing was published, Redis
+is frozen or unreachable, or the connection sits on a node that no longer gets the primary's
+messages (a Sentinel failover leaves the demoted node up, and it keeps answering ``PING``). So
+the connection also subscribes to a private heartbeat channel (``<channel>:hb:<random id>``), and
+about once per liveness window the owner publishes a nonce to it *through the primary client*,
+the connection announcements use (:meth:`Subscriber.heartbeat`). ``PUBLISH`` answers how many
+subscribers *of that node* got the message: 0 means this subscription is not on the primary,
+and it is dropped at once. The nonce, read back by the same non-blocking poll that reads
+invalidations, proves that every message published through the primary before it has been
+received (Redis delivers a connection's messages in order). The owner trusts its copy only while
+that proof is recent (:attr:`Subscriber.proven_at`). ``PING <token>`` on the subscription
+itself is kept for :func:`jwtsessions.localcache.probe` (system checks).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import select
 import time
 from collections.abc import Callable
@@ -65,6 +73,10 @@ class Subscriber:
     def __init__(self, pool: Any, channel: str) -> None:
         self.pool = pool
         self.channel = channel
+        # Private to this subscription: only its own nonces arrive there.
+        self.heartbeat_channel = f"{channel}:hb:{secrets.token_hex(8)}"
+        self.heartbeat_token: bytes | None = None
+        self.heartbeat_sent = 0.0
         self.pid = os.getpid()
         self.connection: Any = None
         self._sock: Any = None
@@ -82,11 +94,13 @@ class Subscriber:
         self.connection = connection
         try:
             sent = time.monotonic()
-            connection.send_command("SUBSCRIBE", self.channel, check_health=False)
-            if confirm_timeout is not None and not connection.can_read(timeout=confirm_timeout):
-                raise SubscriberLost(f"no reply to SUBSCRIBE within {confirm_timeout:g}s")
-            if _kind(self._read()) != b"subscribe":
-                raise SubscriberLost("unexpected reply to SUBSCRIBE")
+            channels = (self.channel, self.heartbeat_channel)
+            connection.send_command("SUBSCRIBE", *channels, check_health=False)
+            for _channel in channels:
+                if confirm_timeout is not None and not connection.can_read(timeout=confirm_timeout):
+                    raise SubscriberLost(f"no reply to SUBSCRIBE within {confirm_timeout:g}s")
+                if _kind(self._read()) != b"subscribe":
+                    raise SubscriberLost("unexpected reply to SUBSCRIBE")
             self._sock = getattr(connection, "_sock", None)
             if self._sock is not None:
                 self._readable = _poller(self._sock)
@@ -152,6 +166,10 @@ class Subscriber:
             self._check_same_socket()
             if self.ping_token is not None and self._is_pong(reply):
                 self.proven_at, self.ping_token = self.ping_sent, None
+            elif self._is_heartbeat(reply):
+                if _bytes(reply[2]) == self.heartbeat_token:
+                    self.proven_at, self.heartbeat_token = self.heartbeat_sent, None
+                # An older nonce (one that came back late): no news, and not an invalidation.
             else:
                 # A message, or anything unexpected: drop everything, to be safe.
                 invalidated = True
@@ -162,6 +180,28 @@ class Subscriber:
         if _kind(reply) == b"pong":  # RESP2 while subscribed: [b"pong", token]
             return len(reply) == 2 and _bytes(reply[1]) == self.ping_token
         return _bytes(reply) == self.ping_token  # RESP3: the token itself
+
+    def _is_heartbeat(self, reply: Any) -> bool:
+        return (
+            _kind(reply) == b"message"
+            and len(reply) == 3
+            and _bytes(reply[1]) == self.heartbeat_channel.encode()
+        )
+
+    def heartbeat(self, now: float, primary: Any) -> None:
+        """Publish a nonce on the heartbeat channel through ``primary`` (the client that
+        announcements use); a later :meth:`drain` that reads it back proves the subscription
+        live end to end. One round trip to the primary.
+
+        Raises :class:`SubscriberLost` when the primary reports no subscriber on the channel:
+        this connection is on another node (a demoted primary) and must be made again.
+        """
+        token = b"jws-hb-%d-%s" % (next(_tokens), secrets.token_hex(4).encode())
+        self._check_same_socket()
+        self.heartbeat_token, self.heartbeat_sent = token, now
+        receivers = primary.publish(self.heartbeat_channel, token)
+        if not receivers:
+            raise SubscriberLost("the subscription is not on the primary")
 
     def ping(self, now: float) -> None:
         """Ask for a proof of liveness; its answer is read by a later :meth:`drain`."""

@@ -21,6 +21,7 @@ commit is enforced from the cache and ``SESSION_CACHE_TTL`` only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -67,6 +68,8 @@ class _State:
     pid: int = dataclasses.field(default_factory=os.getpid)
     next_due: float = 0.0
     vouched: bool = False
+    # When (monotonic) the last successful scan started: it saw every row committed before.
+    caught_up_at: float | None = None
     high: int | None = None
     # Ranges [first id, last id, first seen (monotonic)] of ids below ``high`` not seen yet.
     gaps: list[list[Any]] = dataclasses.field(default_factory=list)
@@ -122,7 +125,8 @@ def _scan(state: _State) -> None:
     try:
         after = 0
         while True:
-            rows = _query(state, after)
+            with _savepoint():
+                rows = _query(state, after)
             writes += _absorb(state, rows, started)
             if len(rows) < CHUNK:
                 break
@@ -131,13 +135,15 @@ def _scan(state: _State) -> None:
         if rolled_back:
             # The cache went back in time (or lost the mark): it may have lost refusals.
             logger.warning("cache %r lost refusals; replaying", jwt_settings.CACHE_ALIAS)
-            writes += _lost(max(mark or 0, 0), applied or 0)
+            with _savepoint():
+                writes += _lost(max(mark or 0, 0), applied or 0)
     except Exception as exc:  # DatabaseError, or anything else: never raise on a request path
         state.vouched = False
         state.next_due = started + min(interval, 1.0)
         logger.warning("cannot read the refusal log (%s)", type(exc).__name__)
         return
     state.vouched = True
+    state.caught_up_at = started
     state.next_due = started + interval
     if writes:
         for callback in _listeners:
@@ -207,9 +213,22 @@ def _lost(mark: int, applied: int) -> list[Write]:
             return writes
 
 
+def _savepoint() -> contextlib.AbstractContextManager[Any]:
+    # Inside the caller's transaction, a failed query must not abort it (PostgreSQL refuses
+    # every later statement of an aborted transaction): the savepoint is rolled back instead.
+    from django.db import connection, transaction
+
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
+def caught_up_at() -> float | None:
+    """When (``time.monotonic()``) this process's last successful catch-up started, or
+    ``None`` if it never completed one: every refusal committed before then is applied here.
+    """
+    return _state.caught_up_at
+
+
 def _query(state: _State, after: int) -> list[tuple[int, str, str, str]]:
-    # No savepoint around it: this query only fails when the database does, and then so
-    # does everything else the request would do.
     from .models import RefusalLog
 
     if state.high is None:
@@ -426,6 +445,7 @@ def _after_fork() -> None:
         inside=set(old.inside),
         pending=dict(old.pending),
         vouched=old.vouched,
+        caught_up_at=old.caught_up_at,
         listed=dict(old.listed),
     )
     _state.next_due = old.next_due

@@ -331,7 +331,9 @@ def test_last_used_is_never_written_by_authentication_and_reaches_the_list(clien
     with CaptureQueriesContext(connection) as queries:
         for _ in range(3):
             assert client.get("/api/machine/", **key_header(key)).status_code == 200
-    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    # A catch-up inside the test's transaction runs in a savepoint: not a write.
+    reads = ("SELECT", "SAVEPOINT", "RELEASE SAVEPOINT")
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(reads)]
     assert writes == []
     assert ApiKey.objects.get(pk=api_key.pk).last_used_at is None
     stamp = caches["default"].get(apikeys.LAST_USED_KEY + api_key.public_id)

@@ -9,6 +9,7 @@ must hold: no revoked credential admitted, no 5xx, the copy follows the new prim
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -50,3 +51,56 @@ def test_another_host_refuses_within_the_bound(lab):  # noqa: F811
     # Host B learns of the revocation over its slower link; it must never take longer than
     # the bound the whole design promises (its window is measured by the bench).
     assert result["first_refusal_after_return_ms_max"] < fault_rows.BOUND * 1000, json.dumps(result)
+
+
+def _numsub(server: object, channel: str) -> int:
+    try:
+        reply = server.client().execute_command("PUBSUB", "NUMSUB", channel)  # type: ignore[attr-defined]
+    except Exception:
+        return -1
+    return int(reply[1])
+
+
+def test_f6_subscribers_follow_sentinel_failover_and_a_demoted_node_cannot_vouch(lab):  # noqa: F811
+    """Red-team finding F6: after ``SENTINEL FAILOVER`` the subscriptions stayed on the demoted
+    node (PUBSUB NUMSUB 3 there, 0 on the new primary), which kept answering the liveness PING;
+    once it stopped replicating, a revocation on a healthy cache was admitted after the call
+    returned (up to 0.75 s). Now liveness is proven by a heartbeat published through the
+    primary: every subscriber moves to the new primary, and nothing is admitted after return.
+    """
+    sentinels = lab.sentinels(1)
+    env = lab.env(sentinels.cache(), REVOCATION_SYNC_INTERVAL=1)
+    server = lab.server(env, 3)
+    driver = lab.driver(env)
+    channel = ":1:jws:invalidate"
+    user = fault_rows.setup_user(server, "f6")
+    fault_rows.warm(server, fault_rows.bearer(user["access"]))
+    old = sentinels.primary_port()
+    assert _numsub(sentinels.server(old), channel) == 3
+
+    sentinels.failover()
+    new = sentinels.wait_primary_moved(old)
+    moved = time.monotonic()
+    followed_after = None
+    while time.monotonic() < moved + 10:
+        fault_rows.probe(server, fault_rows.bearer(user["access"]), time.monotonic() + 0.1)
+        on_new = _numsub(sentinels.server(new), channel)
+        on_old = _numsub(sentinels.server(old), channel)
+        if on_new == 3 and on_old == 0:
+            followed_after = time.monotonic() - moved
+            break
+    assert followed_after is not None, (on_new, on_old)
+    # Measured on a 2-core machine: 0.1-0.6 s after Sentinel reports the new primary.
+    assert followed_after < 3.0, followed_after
+
+    # The demoted node stops replicating: it must not keep any worker trusting its copy.
+    sentinels.server(old).client().replicaof("no", "one")
+    for trial in range(3):
+        victim = fault_rows.setup_user(server, f"f6-{trial}")
+        headers = fault_rows.bearer(victim["access"])
+        fault_rows.warm(server, headers)
+        returned = driver.call("revoke_session", id=victim["session_id"])["returned"]
+        probes = fault_rows.probe(server, headers, time.monotonic() + 1.5)
+        admitted = [p for p in probes if p.status == 200 and p.started > returned]
+        assert admitted == [], (trial, admitted)
+        assert [p for p in probes if p.status >= 500 or p.status == 0] == []

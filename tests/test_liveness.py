@@ -17,7 +17,7 @@ import redis
 from django.core.cache import caches
 from django.utils import timezone
 
-from jwtsessions import localcache, sync
+from jwtsessions import localcache, redisclient, store, sync
 from jwtsessions.models import Session
 from tests.factories import bearer, login, make_user
 from tests.faults import FaultProxy
@@ -106,18 +106,18 @@ def test_liveness_comes_back_after_the_freeze(client):
             time.sleep(0.05)
 
 
-def test_an_unanswered_ping_makes_the_process_resubscribe(client, monkeypatch):
+def test_an_unanswered_heartbeat_makes_the_process_resubscribe(client, monkeypatch):
     monkeypatch.setattr(localcache, "DEAD_AFTER", 0.5)
     with own_redis() as server, using_cache(django_redis(server.url), **QUICK):
         _warm(client)
         first = localcache._state.subscriber
         server.freeze()
         time.sleep(localcache.LIVENESS_WINDOW + 0.1)
-        assert not localcache.is_live()  # not proven lately: a PING goes out
-        assert localcache._state.subscriber is first
+        # Not proven lately: a heartbeat goes out through the primary, which does not answer.
+        assert not localcache.is_live()
         time.sleep(localcache.LIVENESS_WINDOW + 0.1)  # DEAD_AFTER is never under the window
-        assert not localcache.is_live()  # the PING is overdue: the connection is dropped
-        assert localcache._state.subscriber is None
+        assert not localcache.is_live()
+        assert localcache._state.subscriber is not first  # dropped, not trusted again
         server.thaw()
         deadline = time.monotonic() + 5
         while not localcache.is_live():
@@ -126,7 +126,9 @@ def test_an_unanswered_ping_makes_the_process_resubscribe(client, monkeypatch):
         assert localcache._state.subscriber is not first
 
 
-def test_liveness_pings_are_few_and_only_on_the_subscriber(client, settings):
+def test_liveness_heartbeats_are_few_and_go_through_the_primary(client, settings):
+    """About one PUBLISH per half window per process, whatever the request rate; the
+    subscription itself sends nothing."""
     _body, headers = _warm(client)
     with CommandLog(settings.REDIS_URL) as log:
         deadline = time.monotonic() + 1.5
@@ -134,9 +136,10 @@ def test_liveness_pings_are_few_and_only_on_the_subscriber(client, settings):
             assert client.get("/api/whoami/", **headers).status_code == 200
             time.sleep(0.01)
     mine = subscriber_address()
-    sent = [command for address, command in log.commands if address == mine]
-    assert set(sent) == {"PING"}
-    assert 1 <= len(sent) <= 1.5 / (localcache.LIVENESS_WINDOW / 2) + 1
+    assert [command for address, command in log.commands if address == mine] == []
+    published = [command for address, command in log.commands if command == "PUBLISH"]
+    assert {command for _address, command in log.commands} == {"PUBLISH"}
+    assert 1 <= len(published) <= 1.5 / (localcache.LIVENESS_WINDOW / 2) + 1
 
 
 def test_the_copy_is_not_used_when_catch_up_cannot_vouch(client, monkeypatch, settings):
@@ -147,3 +150,42 @@ def test_the_copy_is_not_used_when_catch_up_cannot_vouch(client, monkeypatch, se
         for _ in range(3):
             assert client.get("/api/whoami/", **headers).status_code == 200
     assert log.excluding(set()).count("MGET") == 3
+
+
+def test_f6_a_subscription_left_on_a_demoted_node_is_not_trusted_and_moves(client):
+    """Red-team finding F6: a failover leaves the subscription on the old node, which keeps
+    answering PING, while the primary client (and every other process) has moved on: an
+    announcement published on the new primary never reaches this process. Here the failover is
+    a proxy behind one address, so nothing but an end-to-end proof can tell. The heartbeat,
+    published through the primary, reaches no subscriber there: the copy stops answering
+    within the liveness window and the subscription is re-made on the new primary.
+    """
+    with own_redis() as old, own_redis() as new:
+        link = FaultProxy(old.port)
+        try:
+            entry = django_redis(link.url)
+            # No catch-up inside the test: only the subscription can tell this process.
+            with using_cache(entry, REVOCATION_SYNC_INTERVAL=3600, LAST_USED_INTERVAL=3600):
+                body, headers = _warm(client)
+                cache = caches["default"]
+                channel = localcache._channel(cache)
+                primary = redisclient.client_for(cache)
+                link.set_target(new.port)
+                # What redis-py's Sentinel pool does when the primary moves: idle connections
+                # are dropped; the subscriber's, in use, stays where it is.
+                primary.connection_pool.disconnect(inuse_connections=False)
+                # Another process revokes through the new primary.
+                _revoke_in_the_database_only(body["session_id"])
+                cache.set(store.SESSION_KEY + body["session_id"], ("", store.REVOKED), 300)
+                assert primary.publish(channel, b"1") == 0  # nobody hears it on the new one
+                time.sleep(localcache.LIVENESS_WINDOW + 0.1)
+                r = client.get("/api/whoami/", **headers)
+                assert r.status_code == 401, r.content
+                assert r.json()["code"] == "session_revoked"
+                deadline = time.monotonic() + 3
+                while not localcache.is_live():
+                    assert time.monotonic() < deadline, localcache.failure()
+                    time.sleep(0.05)
+                assert new.client().execute_command("PUBSUB", "NUMSUB", channel)[1] == 1
+        finally:
+            link.close()

@@ -124,21 +124,29 @@ def test_a_process_in_its_backoff_window_still_writes_refusals(client, proxy):
     assert caches["flaky"].get(store.SESSION_KEY + body["session_id"]) == ("", store.REVOKED)
 
 
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    # The catch-up runs in a savepoint inside a transaction (a TestCase's here): not queries.
+    return [
+        q["sql"]
+        for q in queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"))
+    ]
+
+
 def test_catching_up_costs_one_query_per_interval_and_none_per_warm_request(client, settings):
     settings.JWTSESSIONS = {"REVOCATION_SYNC_INTERVAL": INTERVAL}
     body = _warm(client)
     with CaptureQueriesContext(connection) as queries:
         for _ in range(20):
             assert whoami(client, body["access"]).status_code == 200
-    assert len(queries) <= 1, [q["sql"] for q in queries]
+    assert len(_statements(queries)) <= 1, _statements(queries)
     time.sleep(INTERVAL)
     with CaptureQueriesContext(connection) as queries:
         assert whoami(client, body["access"]).status_code == 200
         assert whoami(client, body["access"]).status_code == 200
-    assert [q["sql"] for q in queries if "jwtsessions_refusallog" in q["sql"]] == [
-        q["sql"] for q in queries
-    ]
-    assert len(queries) == 1
+    statements = _statements(queries)
+    assert [sql for sql in statements if "jwtsessions_refusallog" in sql] == statements
+    assert len(statements) == 1
 
 
 def test_a_row_committed_after_a_later_id_is_not_skipped(client, settings):

@@ -2,8 +2,9 @@
 
 Exit status: 0 when everything was revoked and the cache took every refusal; 1 for a usage
 error (unknown user or session, no target); 3 when the revocations are saved in the database
-but the cache could not be updated, so other processes enforce them only within
-``REVOCATION_SYNC_INTERVAL`` (scripts can alert on it).
+but the cache could not be updated, so they are enforced within ``REVOCATION_SYNC_INTERVAL``
+by every process that can read the database, and processes that cannot read it refuse every
+credential with 503 (scripts can alert on it).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class Command(BaseCommand):
             interval = jwt_settings.REVOCATION_SYNC_INTERVAL.total_seconds()
             raise CommandError(
                 "The revocations are saved in the database, but the cache could not be updated: "
-                f"other processes enforce them within REVOCATION_SYNC_INTERVAL ({interval:g} s).",
+                f"they are enforced within REVOCATION_SYNC_INTERVAL ({interval:g} s) by every "
+                "process that can read the database; processes that cannot read it refuse "
+                "every credential with 503.",
                 returncode=CACHE_NOT_UPDATED,
             )
 
