@@ -138,7 +138,9 @@ def test_liveness_heartbeats_are_few_and_go_through_the_primary(client, settings
     mine = subscriber_address()
     assert [command for address, command in log.commands if address == mine] == []
     published = [command for address, command in log.commands if command == "PUBLISH"]
-    assert {command for _address, command in log.commands} == {"PUBLISH"}
+    # Besides heartbeats: the log-mark GET of a due catch-up (once per 1 s interval).
+    assert {command for _address, command in log.commands} <= {"PUBLISH", "GET"}
+    assert [command for _address, command in log.commands].count("GET") <= 2
     assert 1 <= len(published) <= 1.5 / (localcache.LIVENESS_WINDOW / 2) + 1
 
 
