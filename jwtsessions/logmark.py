@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.cache import BaseCache
+from redis.exceptions import ResponseError
 
 from . import redisclient
 
@@ -65,4 +66,28 @@ def raise_to(cache: BaseCache, value: int, read_before: int) -> bool:
     client = _client(cache)
     if client is None:
         return False
-    return bool(client.eval(_RAISE, 1, cache.make_key(LOG_MARK), value, read_before))
+    key = cache.make_key(LOG_MARK)
+    try:
+        return bool(client.eval(_RAISE, 1, key, value, read_before))
+    except ResponseError:
+        # EVAL refused (an ACL without scripting, a proxy that forbids it). Without a mark
+        # every scan would take the cache for rolled back and replay the whole window each
+        # interval, so raise it without the script: the same checks, not atomic. The window
+        # this leaves (a rollback between the GET and the SET) costs at most the replay that
+        # the next rollback check does anyway.
+        current = read(cache)
+        if current is None or current < read_before:
+            return False
+        if current < value:
+            client.set(key, value)
+        return True
+
+
+def force(cache: BaseCache, value: int) -> None:
+    """Set the mark to ``value``, even downwards: for a mark no refusal-log id can explain
+    (higher than every id in the database: a restored database, or two deployments sharing one
+    cache), which would otherwise switch the rollback check off for good.
+    """
+    client = _client(cache)
+    if client is not None:
+        client.set(cache.make_key(LOG_MARK), value)

@@ -131,12 +131,19 @@ def _scan(state: _State) -> None:
             if len(rows) < CHUNK:
                 break
             after = rows[-1][0]
-        rolled_back = mark is not None and applied is not None and mark < applied
+        # A mark above every id this scan could see was not written for this database (a
+        # restored database, two deployments sharing one cache): it proves nothing, and left
+        # alone it would hide every later rollback. Replay the window and set it right.
+        bogus = mark is not None and state.high is not None and mark > state.high
+        rolled_back = bogus or (mark is not None and applied is not None and mark < applied)
         if rolled_back:
             # The cache went back in time (or lost the mark): it may have lost refusals.
             logger.warning("cache %r lost refusals; replaying", jwt_settings.CACHE_ALIAS)
             with _savepoint():
-                writes += _lost(max(mark or 0, 0), applied or 0)
+                if bogus:
+                    writes += _lost(0, state.high or 0)
+                else:
+                    writes += _lost(max(mark or 0, 0), applied or 0)
     except Exception as exc:  # DatabaseError, or anything else: never raise on a request path
         state.vouched = False
         state.next_due = started + min(interval, 1.0)
@@ -150,6 +157,9 @@ def _scan(state: _State) -> None:
             callback()
         _owe(writes)
         _replay_pending()
+    if bogus and not state.pending and state.high is not None and _announce_rollback():
+        _force_mark(state.high)
+        return
     if mark is None or state.pending or state.high is None or mark >= state.high:
         return
     # Other processes may have copied the rolled-back entries: they drop their copies first.
@@ -173,6 +183,13 @@ def _read_mark() -> int | None:
     except Exception as exc:  # the next scan reads it again
         cachehealth.mark_down(exc)
         return None
+
+
+def _force_mark(value: int) -> None:
+    try:
+        logmark.force(cachehealth._cache(), value)
+    except Exception as exc:  # the next scan finds the mark still too high and tries again
+        cachehealth.mark_down(exc)
 
 
 def _raise_mark(value: int, read_before: int) -> None:

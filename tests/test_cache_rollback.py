@@ -118,3 +118,47 @@ def test_f2_cache_emptied_after_the_revocation(server):
     mark = caches[ALIAS].client.get_client(write=True).get(caches[ALIAS].make_key(logmark.LOG_MARK))
     assert mark is not None
     assert int(mark) >= sync._state.high
+
+
+def _mark():
+    raw = caches[ALIAS].client.get_client(write=True).get(caches[ALIAS].make_key(logmark.LOG_MARK))
+    return None if raw is None else int(raw)
+
+
+def test_redteam_final_1_a_mark_above_every_log_id_is_set_right_and_rollbacks_still_count(server):
+    """A mark no refusal-log id can explain (a restored database, two deployments sharing one
+    cache) used to switch the rollback check off for good: a later snapshot restore was then
+    served from the stale entry until it expired."""
+    client, headers, body, user = _credential("session")
+    assert _status(client, headers) == 200
+    time.sleep(INTERVAL)
+    assert _status(client, headers) == 200
+    caches[ALIAS].client.get_client(write=True).set(
+        caches[ALIAS].make_key(logmark.LOG_MARK), 10**12
+    )
+    time.sleep(INTERVAL)
+    assert _status(client, headers) == 200  # a catch-up ran and found the mark too high
+    assert _mark() is not None
+    assert _mark() <= (sync._state.high or 0)
+    server.client().save()
+    _revoke("session", body, user)
+    time.sleep(INTERVAL)
+    assert _status(client, headers) == 401
+    server.kill()
+    server.start()  # the snapshot: "active" again, and the mark from before the revocation
+    assert _admitted_after(client, headers, INTERVAL + 1) == 0
+
+
+def test_redteam_final_2_without_eval_the_mark_is_still_raised(server):
+    """A Redis whose ACL refuses scripting made every process replay the whole window each
+    interval (8x slower in the red team's run): the mark is now raised without the script."""
+    server.client().execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha")
+    client, headers, body, user = _credential("session")
+    assert _status(client, headers) == 200
+    _revoke("session", body, user)
+    time.sleep(INTERVAL)
+    assert _status(client, headers) == 401
+    time.sleep(INTERVAL)
+    _status(client, headers)
+    assert _mark() is not None
+    assert _mark() >= (sync._state.high or 0)
