@@ -9,10 +9,16 @@ that account's own attempts from that address off the address counter (its owner
 and clears the pair counter; failures on other accounts stay counted, so logging in to one's
 own account never resets a guessing run on others.
 
-Counters are created with ``add`` (which sets their lifetime once: the window starts at the
-first attempt) and moved with ``incr`` (atomic in Redis, and it keeps the lifetime). When the
-shared cache is unreachable the counting goes on in a bounded per-process cache: logins keep
-working, and guessing is still limited, per process instead of per deployment.
+On Redis each step is one Lua script, atomic and one round trip: the attempt (read the locks,
+count on both counters, lock past the limit) and the forgiving (take the pair counter and
+subtract it from the address counter). Done as separate commands, a concurrent attempt counted
+between a success's read and its delete of the pair counter stayed on the address counter
+forever: busy addresses (a NAT, an office, a load test) drifted up to a lockout although every
+login succeeded. A Redis that refuses scripts (``EVAL`` disabled, keys in different cluster
+slots) gets the same steps as cache calls: counters created with ``add`` (the window starts at
+the first attempt) and moved with ``incr`` (atomic, keeps the lifetime). When the shared cache
+is unreachable the counting goes on in a bounded per-process cache: logins keep working, and
+guessing is still limited, per process instead of per deployment.
 
 IPv6 clients are counted per /64 (see :func:`jwtsessions.requestinfo.throttle_address`).
 """
@@ -26,8 +32,9 @@ from typing import Any, TypeVar
 
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from redis.exceptions import ResponseError
 
-from . import store
+from . import redisclient, store
 from .requestinfo import throttle_address
 from .settings import jwt_settings
 
@@ -73,6 +80,51 @@ def _wait(deadlines: dict[str, Any]) -> int | None:
     return max(1, max(values) - int(time.time()))
 
 
+# KEYS: address counter, pair counter, their locks. ARGV: limit, lockout (s), now (Unix s).
+# Returns 0 when the password may be checked, else the Unix time the lock ends.
+_ATTEMPT = """
+local ends = 0
+for i = 3, 4 do
+  local v = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if v > ends then ends = v end
+end
+if ends > 0 then return ends end
+for i = 1, 2 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  if n > tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[i + 2], tonumber(ARGV[3]) + tonumber(ARGV[2]), 'EX', ARGV[2], 'NX')
+    return tonumber(redis.call('GET', KEYS[i + 2]) or ARGV[3]) or 0
+  end
+end
+return 0
+"""
+
+# KEYS: address counter, pair counter. Takes the pair's count off the address counter, never
+# below zero, and deletes the pair counter, in one step.
+_FORGIVE = """
+local own = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+redis.call('DEL', KEYS[2])
+if own > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  local left = redis.call('DECRBY', KEYS[1], own)
+  if left < 0 then redis.call('INCRBY', KEYS[1], -left) end
+end
+return own
+"""
+
+
+def _script(cache: BaseCache, source: str, keys: list[str], args: list[Any]) -> Any:
+    """Run ``source`` on the cache's Redis primary; ``None`` when it cannot run scripts there
+    (another backend, ``EVAL`` refused, keys in different cluster slots)."""
+    client = redisclient.client_for(cache)
+    if client is None:
+        return None
+    try:
+        return client.eval(source, len(keys), *(cache.make_key(k) for k in keys), *args)
+    except ResponseError:
+        return None
+
+
 def attempt(username: str, address: str | None) -> int | None:
     """Count a login attempt before its password is checked.
 
@@ -83,7 +135,12 @@ def attempt(username: str, address: str | None) -> int | None:
     keys = _keys(username, address)
 
     def count(cache: BaseCache) -> int | None:
-        wait = _wait(cache.get_many([key + _LOCK for key in keys]))
+        locks = [key + _LOCK for key in keys]
+        now = int(time.time())
+        ends = _script(cache, _ATTEMPT, [*keys, *locks], [config.LOGIN_FAILURE_LIMIT, lockout, now])
+        if ends is not None:
+            return max(1, int(ends) - now) if int(ends) else None
+        wait = _wait(cache.get_many(locks))
         if wait is not None:
             return wait
         for key in keys:
@@ -109,6 +166,8 @@ def succeeded(username: str, address: str | None) -> None:
     address_key, pair_key = _keys(username, address)
 
     def forgive(cache: BaseCache) -> None:
+        if _script(cache, _FORGIVE, [address_key, pair_key], []) is not None:
+            return
         own = cache.get(pair_key)
         cache.delete(pair_key)
         if isinstance(own, int) and own > 0:

@@ -226,3 +226,71 @@ def test_finding_5_with_the_cache_down_guessing_is_still_limited(client, proxy):
         assert r.status_code == 429
         r = attempt(client, user.username, DEFAULT_PASSWORD, REMOTE_ADDR="10.4.4.5")
         assert r.status_code == 200
+
+
+@override_settings(JWTSESSIONS={"LOGIN_FAILURE_LIMIT": 10})
+def test_concurrent_successful_logins_never_lock_their_address_out():
+    """Finding (peers bench, 2026-11-30): 997 of ~1,500 benchmark logins answered 429.
+
+    Forgiving a success was three commands (read the pair counter, delete it, subtract it from
+    the address counter): an attempt counted in between was deleted from the pair counter but
+    stayed on the address counter, so an address whose every login succeeded drifted up to a
+    lockout. Four threads (fewer than the limit: attempts in flight count, by design) log in
+    100 times each against the real Redis, as concurrent logins from one office would; every
+    attempt must be admitted and the counters end at zero.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.cache import caches
+
+    from jwtsessions import throttling
+
+    def logins(_: int) -> int:
+        refused = 0
+        for _ in range(100):
+            if throttling.attempt("alice", "192.0.2.60") is None:
+                throttling.succeeded("alice", "192.0.2.60")
+            else:
+                refused += 1
+        return refused
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(logins, range(4))) == 0
+    address_key, pair_key = throttling._keys("alice", "192.0.2.60")
+    assert caches["default"].get(address_key, 0) == 0
+    assert caches["default"].get(pair_key) is None
+
+
+def test_without_scripting_counting_is_still_atomic_per_step(settings):
+    """A Redis whose ACL refuses ``EVAL`` gets the same steps as plain cache calls: a burst of
+    40 parallel guesses still reaches the password check exactly ``LOGIN_FAILURE_LIMIT``
+    times, and a success still clears its own count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.cache import caches
+
+    from jwtsessions import throttling
+    from tests.faults import RedisServer
+
+    redis = RedisServer().start()
+    try:
+        redis.client().execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha")
+        settings.CACHES = {
+            **settings.CACHES,
+            "noscript": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis.url},
+        }
+        settings.JWTSESSIONS = {"CACHE_ALIAS": "noscript", "LOGIN_FAILURE_LIMIT": 10}
+        assert throttling.attempt("bob", "192.0.2.70") is None
+        throttling.succeeded("bob", "192.0.2.70")
+        address_key, _ = throttling._keys("bob", "192.0.2.70")
+        assert caches["noscript"].get(address_key, 0) == 0
+        barrier = threading.Barrier(40)
+
+        def one(_: int) -> bool:
+            barrier.wait()
+            return throttling.attempt("victim", "192.0.2.71") is None
+
+        with ThreadPoolExecutor(40) as pool:
+            assert sum(pool.map(one, range(40))) == 10
+    finally:
+        redis.close()
