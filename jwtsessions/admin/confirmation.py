@@ -22,6 +22,8 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from ..models import REASON_MAX_LENGTH
 from ..revocation import track_cache_writes
@@ -90,6 +92,16 @@ def _impact(
         first = targets
     rows = first.select_related("user")[:LISTED_OBJECTS]
     return items, users, [{"label": str(o), "url": _change_url(modeladmin, o)} for o in rows]
+
+
+def _hidden_selection(selected: Sequence[str]) -> SafeString:
+    """The selected primary keys as hidden inputs, built in one pass: a template loop over a
+    10,000-row selection took longer than everything else on the page."""
+    return format_html_join(
+        "\n",
+        '<input type="hidden" name="{}" value="{}">',
+        ((helpers.ACTION_CHECKBOX_NAME, pk) for pk in selected),
+    )
 
 
 def log_revocations(request: HttpRequest, model: type[Model], pks: Sequence[Any], why: str) -> None:
@@ -164,7 +176,7 @@ def confirm_then(
         "noun_plural": plural(2, revocation.noun).split(" ", 1)[1],
         "action": request.POST.get("action", ""),
         "select_across": request.POST.get("select_across") == "1",
-        "selected": selected,
+        "hidden_selection": _hidden_selection(selected),
         "first_pk": selected[0] if selected else "",
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "reason_max_length": REASON_MAX_LENGTH,
