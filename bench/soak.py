@@ -252,6 +252,38 @@ class Faults:
         return f"SENTINEL FAILOVER :{old} -> :{new}"
 
 
+def memory_over_time(samples: list[dict[str, Any]]) -> list[str]:
+    """Every worker's RSS each minute, and its growth in each half of the run (MB/min): a
+    bounded per-process structure filling up shows as growth that slows to nothing, a leak as
+    growth that does not."""
+    pids = list(samples[0]["rss_kb"])
+    marks = [s for i, s in enumerate(samples) if i == 0 or s["t"] // 60 > samples[i - 1]["t"] // 60]
+    if marks[-1] is not samples[-1]:
+        marks.append(samples[-1])
+    header = "| t | " + " | ".join(f"{pid} MB" for pid in pids) + " |"
+    rows = [header, "|---:|" + "---:|" * len(pids)]
+    for sample in marks:
+        cells = [sample["rss_kb"].get(pid) for pid in pids]
+        shown = " | ".join(f"{c / 1024:.1f}" if c else "—" for c in cells)
+        rows.append(f"| {sample['t']} s | {shown} |")
+    middle = samples[len(samples) // 2]
+
+    def rate(a: dict[str, Any], b: dict[str, Any], pid: int) -> str:
+        if not (a["rss_kb"].get(pid) and b["rss_kb"].get(pid)) or b["t"] <= a["t"]:
+            return "—"
+        return f"{(b['rss_kb'][pid] - a['rss_kb'][pid]) / 1024 / ((b['t'] - a['t']) / 60):+.2f}"
+
+    growth = [
+        "| worker pid | first half MB/min | second half MB/min |",
+        "|---|---:|---:|",
+        *(
+            f"| {pid} | {rate(samples[0], middle, pid)} | {rate(middle, samples[-1], pid)} |"
+            for pid in pids
+        ),
+    ]
+    return ["Worker memory over time (RSS, MB):", "", *rows, "", *growth, ""]
+
+
 def rss_kb(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -367,6 +399,7 @@ def report(
         rss_lines.append(
             f"| {pid} | {start_kb} | {series[-1] if series else '—'} | {max(series, default=0)} |"
         )
+    lines_memory = memory_over_time(samples)
     lines = [
         f"# Soak under Redis faults — {time.strftime('%Y-%m-%d %H:%M %Z')}",
         "",
@@ -412,6 +445,7 @@ def report(
         "",
         f"Worker pids at the start {sorted(first['rss_kb'])}, at the end {sorted(last['rss_kb'])}.",
         "",
+        *lines_memory,
         "Redis keys on the primary over time: "
         + ", ".join(f"{s['t']}s={s['redis_keys']}" for s in samples),
         "",
