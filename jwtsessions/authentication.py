@@ -7,9 +7,7 @@ RFC 6750 ``WWW-Authenticate`` header. None of them writes to the database.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import cached_property
@@ -23,11 +21,32 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from . import apikeys, store, tokens
+from .authheaders import (
+    API_KEY_SCHEME,
+    api_key_credential,
+    bearer_challenge,
+    header_credential,
+    refuse,
+)
 from .exceptions import AuthFailed
+from .jwtformat import declared_type
 from .models import Session
 from .settings import jwt_settings
 
-_ERROR_ATTRIBUTE = "_jwtsessions_error"
+__all__ = [
+    "API_KEY_SCHEME",
+    "ApiKeyAuthentication",
+    "JWTSessionAuthentication",
+    "LazyUser",
+    "ServiceTokenAuthentication",
+    "SessionAuth",
+    "api_key_credential",
+    "bearer_challenge",
+    "enforce_csrf",
+    "header_credential",
+    "refuse",
+]
+
 _ACCESS_CLAIMS = ("sub", "sid", "jti")
 
 
@@ -100,40 +119,6 @@ class SessionAuth:
         return Session.objects.get(pk=self.state.session_id)
 
 
-def bearer_challenge(request: Any) -> str:
-    """An RFC 6750 challenge naming the last error seen on this request, if any."""
-    code = getattr(request, _ERROR_ATTRIBUTE, None)
-    challenge = 'Bearer realm="api"'
-    if code == "insufficient_scope":
-        return f'{challenge}, error="insufficient_scope"'
-    if code:
-        return f'{challenge}, error="invalid_token", error_description="{code}"'
-    return challenge
-
-
-def refuse(request: Any, code: str) -> AuthFailed:
-    """Record ``code`` for the challenge header and build the 401 to raise."""
-    setattr(request, _ERROR_ATTRIBUTE, code)
-    return AuthFailed(code)
-
-
-def header_credential(request: Request, scheme: str) -> str | None:
-    """The credential after ``scheme`` in ``Authorization``; ``None`` if another scheme is used.
-
-    A header of our scheme that is not exactly ``<scheme> <credential>`` is a refusal, not a
-    silent fallthrough to the next class.
-    """
-    header: str | None = request.META.get("HTTP_AUTHORIZATION")
-    if not header:
-        return None
-    parts = header.split()
-    if not parts or parts[0].lower() != scheme.lower():
-        return None
-    if len(parts) != 2:
-        raise refuse(request, "token_invalid")
-    return parts[1]
-
-
 def enforce_csrf(request: Request) -> None:
     """Django's CSRF check, as DRF's ``SessionAuthentication`` runs it for cookie credentials."""
 
@@ -198,34 +183,6 @@ class JWTSessionAuthentication(BaseAuthentication):
 
 # --- API keys and service tokens -------------------------------------------------------------
 
-API_KEY_SCHEME = "Api-Key"
-
-
-def api_key_credential(request: Request) -> str | None:
-    """The key from ``Authorization: Api-Key <key>`` or ``X-API-Key``; never the URL or body."""
-    header = request.META.get("HTTP_AUTHORIZATION")
-    if header:
-        parts = str(header).split()
-        if parts and parts[0].lower() == API_KEY_SCHEME.lower():
-            if len(parts) != 2:
-                raise refuse(request, "api_key_invalid")
-            return parts[1]
-    key = request.META.get("HTTP_X_API_KEY")
-    return str(key).strip() if key else None
-
-
-def _declared_type(token: str) -> str | None:
-    """The unverified ``typ`` of a JWT header: only to decide which class handles the token."""
-    segment = token.split(".", 1)[0]
-    if len(segment) > tokens.MAX_HEADER_BYTES * 2:
-        return None
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    typ = header.get("typ") if isinstance(header, dict) else None
-    return typ if isinstance(typ, str) else None
-
 
 def _lists(request: Any, kind: type[BaseAuthentication]) -> bool:
     """Whether the view authenticating ``request`` also lists a class of ``kind``."""
@@ -239,7 +196,7 @@ def _left_to_another_class(request: Any, token: str, other_type: str) -> bool:
     before verifying anything: a token of the other kind is "not mine" (``None``) when the
     other class is listed, whatever the order; alone, a class refuses it (``token_invalid``).
     """
-    if _declared_type(token) != other_type:
+    if declared_type(token) != other_type:
         return False
     handler = (
         ServiceTokenAuthentication

@@ -23,6 +23,10 @@ logger = logging.getLogger("jwtsessions")
 
 StrOrPromise = str | Promise
 
+# The request attribute where a refusal records its code: the 401's ``WWW-Authenticate``
+# challenge names it, and the handler below recognises HasScope's 403 inside DRF's & and |.
+ERROR_ATTRIBUTE = "_jwtsessions_error"
+
 # Lazy: each answer is rendered in the language of its request (LocaleMiddleware).
 MESSAGES: dict[str, StrOrPromise] = {
     "token_invalid": _("The access token is invalid."),
@@ -131,7 +135,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {**error_body("invalid_request"), "fields": data}
         response.status_code = status.HTTP_400_BAD_REQUEST
         return response
-    marked = getattr(context.get("request"), "_jwtsessions_error", None)
+    marked = getattr(context.get("request"), ERROR_ATTRIBUTE, None)
     if isinstance(exc, exceptions.PermissionDenied) and marked == "insufficient_scope":
         # HasScope inside DRF's & / |, which drop the permission's own message.
         response.data = error_body("insufficient_scope")

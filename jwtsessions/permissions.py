@@ -8,9 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from .apikeys import ScopedCredential
-from .exceptions import error_body
-
-_ERROR_ATTRIBUTE = "_jwtsessions_error"
+from .exceptions import ERROR_ATTRIBUTE, error_body
 
 
 class HasScope(BasePermission):
@@ -32,5 +30,5 @@ class HasScope(BasePermission):
         if required and isinstance(auth, ScopedCredential) and auth.has_scopes(required):
             return True
         # DRF's & and | drop ``message``: the handler reads this mark instead.
-        setattr(request, _ERROR_ATTRIBUTE, "insufficient_scope")
+        setattr(request, ERROR_ATTRIBUTE, "insufficient_scope")
         return False

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from jwtsessions import tokens
-from jwtsessions.tokens import ACCESS_TOKEN_TYPE, KeyConfigError
+from jwtsessions.tokens import ACCESS_TOKEN_TYPE
 from tests.tokenkit import (
     b64,
     claims,
@@ -26,7 +26,9 @@ from tests.tokenkit import (
     ed_key,
     forge,
     hmac_signer,
+    hs256_forgeries_refused,
     jwt_config,
+    key_config_error,
     private_pem,
     refused,
     ring_signer,
@@ -38,22 +40,6 @@ ENC = serialization.Encoding
 FMT = serialization.PublicFormat
 
 
-def _config_error(**config: Any) -> str:
-    with jwt_config(**config), pytest.raises(KeyConfigError) as info:
-        tokens.build_key_ring()
-    return info.value.check_id
-
-
-def _hs256_forgeries_refused(secret: bytes) -> None:
-    """Sign HS256 tokens with ``secret`` under every header an attacker might try."""
-    kid = tokens.key_ring().signer.kid
-    for header in (
-        {"alg": "HS256", "typ": ACCESS_TOKEN_TYPE, "kid": kid},
-        {"alg": "HS256", "typ": ACCESS_TOKEN_TYPE},
-    ):
-        refused(forge(header, claims(), hmac_signer(secret)))
-
-
 def test_alg_none_unsigned_token() -> None:
     """The 2015 'alg: none' disclosure: an unsigned token with a claimed algorithm of none."""
     for alg in ("none", "None", "NONE", "nOnE"):
@@ -61,7 +47,7 @@ def test_alg_none_unsigned_token() -> None:
         refused(unsigned)
         refused(unsigned + "AAAA")
     for algorithm in ("none", "NONE", "None", "nOnE"):
-        assert _config_error(ALGORITHM=algorithm) == "jwtsessions.E001"
+        assert key_config_error(ALGORITHM=algorithm) == "jwtsessions.E001"
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
@@ -70,25 +56,25 @@ def test_cve_2015_9235_hmac_token_verified_with_the_asymmetric_public_key(algori
     with jwt_config(**config_for(algorithm)):
         private = serialization.load_pem_private_key(config_for(algorithm)["SIGNING_KEY"], None)
         public = private.public_key()
-        _hs256_forgeries_refused(public.public_bytes(ENC.PEM, FMT.SubjectPublicKeyInfo))
+        hs256_forgeries_refused(public.public_bytes(ENC.PEM, FMT.SubjectPublicKeyInfo))
 
 
 def test_cve_2017_11424_pkcs1_rsa_public_key_as_hmac_secret() -> None:
     """PyJWT <= 1.5.0 missed '-----BEGIN RSA PUBLIC KEY-----' (PKCS#1) in its HMAC key guard."""
     pkcs1 = rsa_key().public_key().public_bytes(ENC.PEM, FMT.PKCS1)
     assert pkcs1.startswith(b"-----BEGIN RSA PUBLIC KEY-----")
-    assert _config_error(ALGORITHM="HS256", SIGNING_KEY=pkcs1) == "jwtsessions.E002"
+    assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=pkcs1) == "jwtsessions.E002"
     with jwt_config(ALGORITHM="RS256", SIGNING_KEY=private_pem(rsa_key())):
-        _hs256_forgeries_refused(pkcs1)
+        hs256_forgeries_refused(pkcs1)
 
 
 def test_cve_2022_29217_key_confusion_via_ssh_public_key_as_hmac() -> None:
     """PyJWT < 2.4.0: an OpenSSH ed25519 public key passed the guard; the token picked HS256."""
     ssh = ed_key().public_key().public_bytes(ENC.OpenSSH, FMT.OpenSSH)
     assert ssh.startswith(b"ssh-ed25519 ")
-    assert _config_error(ALGORITHM="HS256", SIGNING_KEY=ssh) == "jwtsessions.E002"
+    assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=ssh) == "jwtsessions.E002"
     with jwt_config(ALGORITHM="EdDSA", SIGNING_KEY=private_pem(ed_key())):
-        _hs256_forgeries_refused(ssh)
+        hs256_forgeries_refused(ssh)
         # The token cannot choose the algorithm at all: only the key's own is accepted.
         for alg in ("HS256", "HS512", "ES256", "RS256", "none"):
             header = {**server_header(), "alg": alg}
@@ -99,7 +85,7 @@ def test_cve_2022_29217_key_confusion_via_pem_public_key_as_hmac() -> None:
     """The same advisory's PEM variant, for each asymmetric family the engine supports."""
     for key in (rsa_key(), ec_key(), ed_key()):
         pem = key.public_key().public_bytes(ENC.PEM, FMT.SubjectPublicKeyInfo)
-        assert _config_error(ALGORITHM="HS256", SIGNING_KEY=pem) == "jwtsessions.E002"
+        assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=pem) == "jwtsessions.E002"
 
 
 def test_cve_2022_21449_psychic_ecdsa_signature_of_zeros() -> None:
@@ -172,8 +158,8 @@ def test_cve_2026_48526_jwk_json_as_hmac_secret() -> None:
     """GHSA-xgmm-8j9v-c9wx: a public JWK as JSON text used as the HS256 secret."""
     with jwt_config(**config_for("RS256")):
         jwk_text = json.dumps(tokens.jwks()["keys"][0]).encode()
-        _hs256_forgeries_refused(jwk_text)
-    assert _config_error(ALGORITHM="HS256", SIGNING_KEY=jwk_text) == "jwtsessions.E002"
+        hs256_forgeries_refused(jwk_text)
+    assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=jwk_text) == "jwtsessions.E002"
 
 
 def test_cve_2026_102273_nested_jwk_forms_as_hmac_secret() -> None:
@@ -181,10 +167,10 @@ def test_cve_2026_102273_nested_jwk_forms_as_hmac_secret() -> None:
     with jwt_config(**config_for("ES256")):
         jwk_set = json.dumps(tokens.jwks()).encode()
         wrapped = json.dumps({"key": tokens.jwks()["keys"][0], "pad": "x" * 16}).encode()
-        _hs256_forgeries_refused(jwk_set)
-        _hs256_forgeries_refused(wrapped)
+        hs256_forgeries_refused(jwk_set)
+        hs256_forgeries_refused(wrapped)
     for secret in (jwk_set, wrapped):
-        assert _config_error(ALGORITHM="HS256", SIGNING_KEY=secret) == "jwtsessions.E002"
+        assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=secret) == "jwtsessions.E002"
 
 
 def test_cve_2026_102268_whitespace_mutated_pem_as_hmac_secret() -> None:
@@ -193,25 +179,25 @@ def test_cve_2026_102268_whitespace_mutated_pem_as_hmac_secret() -> None:
     mutations = [pem.replace(b"\n", b"\r\n"), b"\n\n  " + pem, pem + b"   \n", b"\t" + pem]
     with jwt_config(ALGORITHM="RS256", SIGNING_KEY=private_pem(rsa_key())):
         for secret in mutations:
-            _hs256_forgeries_refused(secret)
+            hs256_forgeries_refused(secret)
     for secret in mutations:
-        assert _config_error(ALGORITHM="HS256", SIGNING_KEY=secret) == "jwtsessions.E002"
+        assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=secret) == "jwtsessions.E002"
 
 
 def test_der_encoded_public_key_as_hmac_secret() -> None:
     """The DER form of a public key (no PEM armour to spot) used as the HMAC secret."""
     der = rsa_key().public_key().public_bytes(ENC.DER, FMT.SubjectPublicKeyInfo)
-    assert _config_error(ALGORITHM="HS256", SIGNING_KEY=der) == "jwtsessions.E002"
+    assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=der) == "jwtsessions.E002"
     with jwt_config(ALGORITHM="RS256", SIGNING_KEY=private_pem(rsa_key())):
-        _hs256_forgeries_refused(der)
+        hs256_forgeries_refused(der)
 
 
 def test_cve_2026_102266_empty_hmac_key() -> None:
     """PyJWK accepted an empty HMAC key; an empty key must never be configurable here."""
     for empty in ("", b""):
-        assert _config_error(ALGORITHM="HS256", SIGNING_KEY=empty) == "jwtsessions.E002"
+        assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=empty) == "jwtsessions.E002"
         ring = [{"kid": "k1", "algorithm": "HS256", "key": empty}]
-        assert _config_error(SIGNING_KEYS=ring) == "jwtsessions.E002"
+        assert key_config_error(SIGNING_KEYS=ring) == "jwtsessions.E002"
     refused(forge(server_header(), claims(), hmac_signer(b"")))
 
 
@@ -257,17 +243,17 @@ def test_cve_2026_48524_unknown_kid_flood_leaves_the_keys_alone() -> None:
 
 def test_cve_2025_45768_short_hmac_and_rsa_keys() -> None:
     """Reported against PyJWT as 'insufficient HMAC and RSA key length': refused at check time."""
-    assert _config_error(ALGORITHM="HS256", SIGNING_KEY=b"k" * 31) == "jwtsessions.E002"
-    assert _config_error(ALGORITHM="HS512", SIGNING_KEY=b"k" * 32) == "jwtsessions.E002"
+    assert key_config_error(ALGORITHM="HS256", SIGNING_KEY=b"k" * 31) == "jwtsessions.E002"
+    assert key_config_error(ALGORITHM="HS512", SIGNING_KEY=b"k" * 32) == "jwtsessions.E002"
     small = rsa_key(1024)
-    assert _config_error(ALGORITHM="RS256", SIGNING_KEY=private_pem(small)) == "jwtsessions.E003"
+    assert key_config_error(ALGORITHM="RS256", SIGNING_KEY=private_pem(small)) == "jwtsessions.E003"
 
 
 def test_mismatched_private_and_public_key_pair() -> None:
     """A verifying key that is not the signing key's other half (cf. PyJWT's OKP from_jwk fix)."""
     other = ed_key(1).public_key().public_bytes(ENC.PEM, FMT.SubjectPublicKeyInfo)
     config = {"ALGORITHM": "EdDSA", "SIGNING_KEY": private_pem(ed_key()), "VERIFYING_KEY": other}
-    assert _config_error(**config) == "jwtsessions.E003"
+    assert key_config_error(**config) == "jwtsessions.E003"
 
 
 @pytest.mark.parametrize("kid", ["../../dev/null", "' OR '1'='1", "a" * 65, "k\x00", "k\n"])

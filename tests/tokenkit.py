@@ -134,10 +134,27 @@ def refused(token: Any, code: str = "token_invalid", **kwargs: Any) -> tokens.To
     return info.value
 
 
+def hs256_forgeries_refused(secret: bytes) -> None:
+    """Sign HS256 tokens with ``secret`` under every header an attacker might try."""
+    kid = tokens.key_ring().signer.kid
+    for header in (
+        {"alg": "HS256", "typ": tokens.ACCESS_TOKEN_TYPE, "kid": kid},
+        {"alg": "HS256", "typ": tokens.ACCESS_TOKEN_TYPE},
+    ):
+        refused(forge(header, claims(), hmac_signer(secret)))
+
+
 @contextmanager
 def jwt_config(**values: Any) -> Iterator[None]:
     with override_settings(JWTSESSIONS=values):
         yield
+
+
+def key_config_error(**config: Any) -> str:
+    """The id of the system check that refuses ``config``'s keys (fails if they are usable)."""
+    with jwt_config(**config), pytest.raises(tokens.KeyConfigError) as info:
+        tokens.build_key_ring()
+    return info.value.check_id
 
 
 def config_for(algorithm: str) -> dict[str, Any]:
