@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -100,15 +98,9 @@ _NEEDED = {
 
 
 def _bearer_kind(token: str) -> str:
-    from . import tokens
+    from .jwtformat import SERVICE_TOKEN_TYPE, declared_type
 
-    segment = token.split(".", 1)[0][: tokens.MAX_HEADER_BYTES * 2]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        return "session"
-    typ = header.get("typ") if isinstance(header, dict) else None
-    return "service" if typ == tokens.SERVICE_TOKEN_TYPE else "session"
+    return "service" if declared_type(token) == SERVICE_TOKEN_TYPE else "session"
 
 
 def sent_kinds(request: Request) -> list[str]:

@@ -19,8 +19,6 @@ has not changed since). The consumption and the new session commit together or n
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -147,17 +145,6 @@ def _consume(token: str, jti: str, expires_at: datetime, user: Any, api_settings
     return True
 
 
-def _declared_type(token: str) -> str | None:
-    """The unverified ``typ`` of a JWT header: only to pick the class that verifies it."""
-    segment = token.split(".", 1)[0][:512]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    typ = header.get("typ") if isinstance(header, dict) else None
-    return typ if isinstance(typ, str) else None
-
-
 class TransitionAuthentication(BaseAuthentication):
     """For the migration window: jwtsessions access tokens, and simplejwt's access tokens too.
 
@@ -170,11 +157,11 @@ class TransitionAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         from .authentication import JWTSessionAuthentication, header_credential
-        from .tokens import ACCESS_TOKEN_TYPE, SERVICE_TOKEN_TYPE
+        from .jwtformat import ACCESS_TOKEN_TYPE, SERVICE_TOKEN_TYPE, declared_type
 
         token = header_credential(request, "Bearer")
         if token is not None and jwt_settings.SIMPLEJWT_MIGRATION:
-            declared = _declared_type(token)
+            declared = declared_type(token)
             if declared == SERVICE_TOKEN_TYPE:
                 return None
             if declared != ACCESS_TOKEN_TYPE:
