@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import tokens
+from . import jwtformat
 from .credentials import KeyState
 from .settings import jwt_settings
 
@@ -22,9 +22,9 @@ def issue_service_token(state: KeyState, scopes: Sequence[str]) -> tuple[str, in
     claims: dict[str, Any] = {
         "sub": SERVICE_SUBJECT_PREFIX + state.public_id,
         "scope": " ".join(scopes),
-        **tokens.standard_claims(lifetime),
+        **jwtformat.standard_claims(lifetime),
     }
     if state.expires_at and state.expires_at < claims["exp"]:
         # Never outlive the key that obtained it.
         claims["exp"] = max(state.expires_at, claims["iat"] + 1)
-    return tokens.encode(claims, tokens.SERVICE_TOKEN_TYPE), claims["exp"] - claims["iat"]
+    return jwtformat.encode(claims, jwtformat.SERVICE_TOKEN_TYPE), claims["exp"] - claims["iat"]
