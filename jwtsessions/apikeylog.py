@@ -4,7 +4,7 @@ Revocation logs itself (:func:`jwtsessions.revocation.revoke_api_keys`). An edit
 ``save()`` (a new expiry, narrower scopes, a new owner) or a deletion does not go through it, so
 these receivers add the row, in the transaction of the change: every process then drops the
 key's cached entry and its per-process copy within ``REVOCATION_SYNC_INTERVAL``, even if the
-cache writes :mod:`jwtsessions.apikeys` makes right away (and after commit) fail.
+cache writes :mod:`jwtsessions.apikeycache` makes right away (and after commit) fail.
 """
 
 from __future__ import annotations

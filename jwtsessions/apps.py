@@ -11,11 +11,11 @@ class JWTSessionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import apikeys, checks, signals
+        from . import apikeycache, checks, signals
 
         checks.register()
         if apps.is_installed("drf_spectacular"):
             # The OpenAPI extensions register themselves on import; only with drf-spectacular.
             from . import openapi  # noqa: F401
         signals.connect_user_receivers()
-        apikeys.connect_receivers()
+        apikeycache.connect_receivers()

@@ -9,7 +9,7 @@ docs/design.md):
   or ``"!<code>"`` when the user is inactive or deleted.
 * ``jws:b:<jti>``: ``1`` when the token id is blacklisted. Its absence is not read as "not
   blacklisted": each process's own list decides (see :mod:`jwtsessions.blacklist`).
-* ``jws:k:<public id>``: an API key's state (see :mod:`jwtsessions.apikeys`).
+* ``jws:k:<public id>``: an API key's state (see :mod:`jwtsessions.apikeycache`).
 * ``jws:u:<session id>``: when the session was last used (display only).
 * ``jws:logmark``: the one key without a TTL (see :mod:`jwtsessions.logmark`); evicted or lost,
   it only makes the next catch-up replay the recent refusals.

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from .apikeys import ScopedCredential
+from .credentials import ScopedCredential
 from .exceptions import ERROR_ATTRIBUTE, error_body
 
 
@@ -15,7 +15,7 @@ class HasScope(BasePermission):
     """Grant access when the credential carries every scope in the view's ``required_scopes``.
 
     Works for API keys and service tokens (``request.auth`` is a
-    :class:`~jwtsessions.apikeys.ScopedCredential`); a session access token carries no scopes
+    :class:`~jwtsessions.credentials.ScopedCredential`); a session access token carries no scopes
     and is refused, as is a view without ``required_scopes`` (a forgotten list must not open
     the view). The refusal is 403 ``insufficient_scope``, also inside ``&`` / ``|``
     compositions when ``jwtsessions.exceptions.exception_handler`` is the project's handler.

@@ -8,9 +8,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .apikeys import codec, is_valid_scope
+from .apikeycodec import codec
 from .models import ApiKey, Session
 from .requestinfo import clean_text
+from .scopes import is_valid_scope
 from .settings import jwt_settings
 
 

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import connection, connections
 
-from jwtsessions import apikeys, store, views
+from jwtsessions import apikeycache, store, views
 from jwtsessions.models import ApiKey
 from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
 
@@ -152,7 +152,7 @@ def test_redteam_1_a_change_that_waits_for_the_key_still_ends_it(client, monkeyp
     change, code = CHANGES[which]
     user = make_user()
     access = login(client, user)["access"]
-    original_warm = apikeys._warm
+    original_warm = apikeycache.warm
     threads: list[threading.Thread] = []
     waited: list[bool] = []
 
@@ -170,7 +170,7 @@ def test_redteam_1_a_change_that_waits_for_the_key_still_ends_it(client, monkeyp
         threads.append(thread)
         waited.append(_waiting_on_a_lock(timeout=10))
 
-    monkeypatch.setattr(apikeys, "_warm", warm_while_a_change_waits)
+    monkeypatch.setattr(apikeycache, "warm", warm_while_a_change_waits)
     r = _create_key(client, access)
     for thread in threads:
         thread.join(timeout=30)

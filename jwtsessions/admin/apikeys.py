@@ -42,10 +42,10 @@ class ApiKeyStatusFilter(StatusFilter):
 def _issue_api_key(api_key: ApiKey) -> str:
     """Create the key described by the unsaved ``api_key``; fill it in and return the whole key.
 
-    The row is made by :func:`jwtsessions.apikeys.create_api_key`, the same path as the
+    The row is made by :func:`jwtsessions.apikeycreation.create_api_key`, the same path as the
     endpoint, so the format, the digest and the cache entry are the same.
     """
-    from ..apikeys import create_api_key
+    from ..apikeycreation import create_api_key
 
     created, key = create_api_key(
         api_key.user, api_key.name, api_key.scopes or [], api_key.expires_at

@@ -16,7 +16,7 @@ from django import forms
 from django.utils import timezone
 
 from ..models import ApiKey
-from ..scopes import InvalidScope, check_grantable
+from ..scopes import InvalidScope, check_grantable, is_valid_scope
 from ..settings import jwt_settings
 
 if TYPE_CHECKING:
@@ -112,8 +112,6 @@ class ApiKeyAddForm(_ApiKeyFormBase):
         return owner
 
     def clean_scopes(self) -> list[str]:
-        from ..apikeys import is_valid_scope
-
         scopes = self.cleaned_data.get("scopes") or []
         if not isinstance(scopes, list) or not all(
             isinstance(s, str) and is_valid_scope(s) for s in scopes
