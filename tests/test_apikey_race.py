@@ -21,8 +21,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import connection, connections
 
-from jwtsessions import apikeycache, store, views
+from jwtsessions import apikeycache, store
 from jwtsessions.models import ApiKey
+from jwtsessions.views import api_keys as api_key_views
 from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
 
 NEW_PASSWORD = "a new passphrase after the breach"
@@ -77,13 +78,13 @@ def _usable(client: Any, key: str) -> bool:
 
 def _gap_hook(monkeypatch: Any, change: Callable[[Any], None], user: Any) -> None:
     """Run ``change`` after the password check, just before the key is created."""
-    original = views._check_grantable
+    original = api_key_views._check_grantable
 
     def check_then_change(*args: Any) -> None:
         original(*args)
         change(user.pk)
 
-    monkeypatch.setattr(views, "_check_grantable", check_then_change)
+    monkeypatch.setattr(api_key_views, "_check_grantable", check_then_change)
 
 
 CHANGES = {
