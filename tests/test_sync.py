@@ -16,7 +16,6 @@ import time
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import caches
@@ -29,7 +28,7 @@ from django.utils import timezone
 from jwtsessions import cachehealth, revocation, store, sync
 from jwtsessions.models import RefusalLog, Session
 from tests.factories import bearer, login, make_user
-from tests.services import TcpProxy, free_port
+from tests.services import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -47,26 +46,9 @@ def code_of(client, access):
 
 
 @pytest.fixture
-def proxy(settings):
-    """The suite's cache reached through a proxy the test can cut (alias ``flaky``)."""
-    target = urlsplit(settings.REDIS_URL)
-    link = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
-    settings.CACHES = {
-        **settings.CACHES,
-        "flaky": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{link.port}{target.path or '/0'}",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-        },
-    }
-    settings.JWTSESSIONS = {
-        "CACHE_ALIAS": "flaky",
-        "CACHE_OUTAGE_BACKOFF": 60,
-        "REVOCATION_SYNC_INTERVAL": INTERVAL,
-    }
-    caches["flaky"].clear()
-    yield link
-    link.down()
+def proxy_settings():
+    """``proxy`` (tests/conftest.py) with a back-off no test outlasts and a short sync interval."""
+    return {"CACHE_OUTAGE_BACKOFF": 60, "REVOCATION_SYNC_INTERVAL": INTERVAL}
 
 
 def _warm(client):
