@@ -253,8 +253,8 @@ def test_blacklisting_reaches_a_process_that_missed_the_cache_write(client, prox
 # --- item 6: the revoke command tells the truth ---------------------------------------------
 
 
-def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings):
-    body = login(client, make_user())
+def _add_a_dead_cache(settings):
+    """The cache alias ``dead``: nothing listens on its port, so every write to it fails."""
     settings.CACHES = {
         **settings.CACHES,
         "dead": {
@@ -263,6 +263,11 @@ def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings)
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         },
     }
+
+
+def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings):
+    body = login(client, make_user())
+    _add_a_dead_cache(settings)
     settings.JWTSESSIONS = {"CACHE_ALIAS": "dead"}
     out = StringIO()
     with pytest.raises(CommandError) as raised:
@@ -283,14 +288,7 @@ def test_revoke_command_exits_0_when_the_cache_took_it(client):
 
 def test_track_cache_writes_reports_to_every_enclosing_block(client, settings):
     body = login(client, make_user())
-    settings.CACHES = {
-        **settings.CACHES,
-        "dead": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
-    }
+    _add_a_dead_cache(settings)
     with revocation.track_cache_writes() as outer:
         with revocation.track_cache_writes() as inner:
             revocation.revoke_session(body["session_id"])
