@@ -32,13 +32,39 @@ def is_session_id(value: object) -> bool:
     return isinstance(value, str) and _SESSION_ID_SHAPE.fullmatch(value) is not None
 
 
+class Revocable(models.Model):
+    """When, why and by whom a credential was revoked; all empty while it is usable.
+
+    Rows are revoked by :mod:`jwtsessions.revocation`, in bulk ``UPDATE`` statements.
+    """
+
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(
+        verbose_name=_("revoke reason"), max_length=REASON_MAX_LENGTH, blank=True, default=""
+    )
+    # Who revoked: a user (an operator in the admin, or whoever the caller names), or NULL for
+    # the system, whose reason then says why (password_changed, refresh_token_reused, ...).
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("revoked by"),
+    )
+
+    class Meta:
+        abstract = True
+
+
 class SessionQuerySet(models.QuerySet["Session"]):
     def active(self, now: datetime | None = None) -> SessionQuerySet:
         """Sessions neither revoked nor past their absolute expiry (idle is checked per row)."""
         return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
-class Session(models.Model):
+class Session(Revocable):
     """One login on one device. Access tokens name it in their ``sid`` claim."""
 
     id = models.CharField(
@@ -66,22 +92,9 @@ class Session(models.Model):
     expires_at = models.DateTimeField(
         verbose_name=_("expires at"), db_index=True, help_text=_("Absolute end, fixed at login.")
     )
+    # Indexed for sessions only: the cleanup and the admin pick sessions by revocation time.
     revoked_at = models.DateTimeField(
         verbose_name=_("revoked at"), null=True, blank=True, db_index=True
-    )
-    revoke_reason = models.CharField(
-        verbose_name=_("revoke reason"), max_length=REASON_MAX_LENGTH, blank=True, default=""
-    )
-    # Who revoked: a user (an operator in the admin, or whoever the caller names), or NULL for
-    # the system, whose reason then says why (password_changed, refresh_token_reused, ...).
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-        verbose_name=_("revoked by"),
     )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(
@@ -157,7 +170,7 @@ class BlacklistedToken(models.Model):
         return f"blacklisted token {self.jti}"
 
 
-class ApiKey(models.Model):
+class ApiKey(Revocable):
     """A long-lived machine credential. Only ``public_id`` and a digest of the secret are kept."""
 
     user = models.ForeignKey(
@@ -179,19 +192,6 @@ class ApiKey(models.Model):
         verbose_name=_("expires at"), null=True, blank=True, db_index=True
     )
     last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True)
-    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
-    revoke_reason = models.CharField(
-        verbose_name=_("revoke reason"), max_length=REASON_MAX_LENGTH, blank=True, default=""
-    )
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-        verbose_name=_("revoked by"),
-    )
 
     class Meta:
         ordering = ["-created_at"]

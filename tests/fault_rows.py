@@ -14,15 +14,16 @@ plus 1 s, counted from the moment the revoking call returned. Used by tests/test
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from tests.faults import Lab, LiveServer, manage, redis_cache
+from tests.faults import FaultProxy, Lab, LiveServer, manage, redis_cache
 
 SYNC_INTERVAL = 1.0
 BOUND = SYNC_INTERVAL + 1.0
@@ -162,6 +163,16 @@ def _proxied_server(lab: Lab, workers: int, **jwtsessions: Any) -> tuple[Any, An
     return redis, proxy, server
 
 
+@contextlib.contextmanager
+def _writes_lost(proxy: FaultProxy) -> Iterator[None]:
+    """The link drops packets inside the block; after it Redis is reachable again, but the
+    dropped bytes never arrive: the connections that held them die (a write that timed out)."""
+    proxy.blackhole()
+    yield
+    proxy.lose_held()
+    proxy.passthrough()
+
+
 # --- the rows ----------------------------------------------------------------------------------
 
 
@@ -170,13 +181,10 @@ def write_timed_out(lab: Lab, workers: int = 3) -> Outcome:
     _redis, proxy, server = _proxied_server(lab, workers)
     creds = setup_user(server, "row1")
     warm(server, bearer(creds["access"]))
-    proxy.blackhole()
-    status, _ = server.request("POST", "/api/auth/logout/", headers=bearer(creds["access"]))
-    revoked = time.monotonic()
+    with _writes_lost(proxy):
+        status, _ = server.request("POST", "/api/auth/logout/", headers=bearer(creds["access"]))
+        revoked = time.monotonic()
     assert status == 204
-    # The dropped packets never arrive: that connection died; Redis is reachable again.
-    proxy.lose_held()
-    proxy.passthrough()
     probes = probe_until_bound(server, bearer(creds["access"]), revoked)
     return Outcome("write timed out, then Redis came back", revoked, probes, workers)
 
@@ -186,16 +194,14 @@ def command_write_timed_out(lab: Lab, workers: int = 3) -> Outcome:
     _redis, proxy, server = _proxied_server(lab, workers)
     creds = setup_user(server, "row2")
     warm(server, bearer(creds["access"]))
-    proxy.blackhole()
-    done = manage(
-        server.env, "jwtsessions_revoke", f"--session={creds['session_id']}", "--skip-checks"
-    )
-    revoked = time.monotonic()
+    with _writes_lost(proxy):
+        done = manage(
+            server.env, "jwtsessions_revoke", f"--session={creds['session_id']}", "--skip-checks"
+        )
+        revoked = time.monotonic()
     # 0: revoked (before issue 11 it said so even when the cache write failed); 3: revoked in
     # the database, the cache could not be updated (it now tells the truth).
     assert done.returncode in (0, 3), done.stderr[-2000:]
-    proxy.lose_held()
-    proxy.passthrough()
     probes = probe_until_bound(server, bearer(creds["access"]), revoked)
     return Outcome(
         "same, by manage.py jwtsessions_revoke",
@@ -250,14 +256,11 @@ def api_key_write_lost(lab: Lab, workers: int = 3) -> Outcome:
     creds = setup_user(server, "row5")
     warm(server, bearer(creds["access"]))
     warm(server, api_key_header(creds["api_key"]))
-    proxy.blackhole()
-    status, _ = server.request(
-        "DELETE", f"/api/auth/api-keys/{creds['api_key_id']}/", headers=bearer(creds["access"])
-    )
-    revoked = time.monotonic()
+    path = f"/api/auth/api-keys/{creds['api_key_id']}/"
+    with _writes_lost(proxy):
+        status, _ = server.request("DELETE", path, headers=bearer(creds["access"]))
+        revoked = time.monotonic()
     assert status == 204
-    proxy.lose_held()
-    proxy.passthrough()
     probes = probe_until_bound(server, api_key_header(creds["api_key"]), revoked)
     return Outcome("revoked API key, its write lost", revoked, probes, workers)
 

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.services import find_redis_server, free_port, wait_for_port
+from tests.services import free_port, redis_binary, spawn_redis, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # Processes start elsewhere than ROOT: ``python -m`` puts the working directory first on
@@ -207,13 +207,6 @@ def _abort(sock: socket.socket) -> None:
 # --- Redis -------------------------------------------------------------------------------------
 
 
-def redis_binary() -> str:
-    binary = find_redis_server()
-    if binary is None:
-        raise RuntimeError("no redis-server or valkey-server binary (install the test extra)")
-    return binary
-
-
 class RedisServer:
     """A test-owned ``redis-server`` on a fixed free port, restartable on the same port."""
 
@@ -229,25 +222,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        args = [
-            redis_binary(),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            self.workdir,
-            "--daemonize",
-            "no",
-            *self.extra,
-        ]
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.workdir
-        )
+        self.process = spawn_redis(self.port, self.workdir, *self.extra)
         wait_for_port(self.port)
         return self
 
@@ -274,12 +249,6 @@ class RedisServer:
             self.process.wait(10)
         self.process = None
         self.frozen = False
-
-    def output(self, limit: int = 200_000) -> str:
-        """What the server wrote so far (the end of it)."""
-        with open(self.log.name, "rb") as log:
-            data = log.read()
-        return data[-limit:].decode(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

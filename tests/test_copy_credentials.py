@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import Model
 from django.utils import timezone
 
 from jwtsessions import localcache
@@ -35,6 +36,17 @@ def _as_another_process(change: Callable[[], Any]) -> None:
     change()
     with localcache._state.lock:
         localcache._state.entries.update(held)
+
+
+def _saving(instance: Model, **changes: Any) -> Callable[[], None]:
+    """A change that sets ``changes`` on ``instance`` and saves it, signals and all."""
+
+    def save() -> None:
+        for name, value in changes.items():
+            setattr(instance, name, value)
+        instance.save()
+
+    return save
 
 
 def _key(client: Any, scopes: list[str] = SCOPES) -> tuple[ApiKey, dict[str, str]]:
@@ -84,24 +96,14 @@ def test_revoking_the_key(client, credential):
 @pytest.mark.parametrize("credential", [_key, _service_token])
 def test_narrowing_the_key_scopes(client, credential):
     api_key, headers = credential(client)
-
-    def narrow() -> None:
-        api_key.scopes = ["items:write"]
-        api_key.save()
-
-    _as_another_process(narrow)
+    _as_another_process(_saving(api_key, scopes=["items:write"]))
     _refused(client, headers, 403, "insufficient_scope")
 
 
 @pytest.mark.parametrize("credential", [_key, _service_token])
 def test_an_expiry_set_in_the_past(client, credential):
     api_key, headers = credential(client)
-
-    def expire() -> None:
-        api_key.expires_at = timezone.now() - timedelta(seconds=1)
-        api_key.save()
-
-    _as_another_process(expire)
+    _as_another_process(_saving(api_key, expires_at=timezone.now() - timedelta(seconds=1)))
     _refused(client, headers, 401, "api_key_expired")
 
 
@@ -125,13 +127,7 @@ def test_a_key_expiring_while_in_the_copy(client):
 @pytest.mark.parametrize("credential", [_key, _service_token])
 def test_deactivating_the_owner(client, credential):
     api_key, headers = credential(client)
-
-    def deactivate() -> None:
-        user = api_key.user
-        user.is_active = False
-        user.save()
-
-    _as_another_process(deactivate)
+    _as_another_process(_saving(api_key.user, is_active=False))
     _refused(client, headers, 401, "user_inactive")
 
 

@@ -8,14 +8,12 @@ closes (connections refused) or stalls (connections hang until the client's time
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import caches
 
 from jwtsessions import revocation, store
 from tests.factories import bearer, login, make_user
-from tests.services import TcpProxy
 
 pytestmark = pytest.mark.django_db
 
@@ -23,21 +21,9 @@ BACKOFF = 0.3
 
 
 @pytest.fixture
-def proxy(settings):
-    target = urlsplit(settings.REDIS_URL)
-    link = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
-    settings.CACHES = {
-        **settings.CACHES,
-        "flaky": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{link.port}{target.path or '/0'}",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-        },
-    }
-    settings.JWTSESSIONS = {"CACHE_ALIAS": "flaky", "CACHE_OUTAGE_BACKOFF": BACKOFF}
-    caches["flaky"].clear()
-    yield link
-    link.down()
+def proxy_settings():
+    """``proxy`` (tests/conftest.py) with a short back-off: the tests wait it out."""
+    return {"CACHE_OUTAGE_BACKOFF": BACKOFF}
 
 
 def whoami(client, access):

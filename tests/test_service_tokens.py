@@ -50,6 +50,11 @@ def service_token(client: Any, key: str, scope: str | None = None) -> str:
     return str(r.json()["access"])
 
 
+def service_only(client: Any, token: str) -> Any:
+    """GET the view that admits service tokens only."""
+    return client.get("/api/machine/service-only/", **bearer(token))
+
+
 def segment(token: str, index: int) -> dict[str, Any]:
     part = token.split(".")[index]
     return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
@@ -180,7 +185,7 @@ def test_service_token_is_refused_by_session_authentication(client):
 
 def test_session_token_is_refused_by_service_token_authentication(client):
     access = login(client, make_user())["access"]
-    r = client.get("/api/machine/service-only/", **bearer(access))
+    r = service_only(client, access)
     assert r.status_code == 401
     # Alone, the class refuses the other kind (with another bearer class listed: None).
     assert r.json()["code"] == "token_invalid"
@@ -192,7 +197,7 @@ def test_session_token_with_a_service_type_claim_is_refused(client):
     access = login(client, user)["access"]
     claims = segment(access, 1)
     forged = tokens.encode(claims, tokens.SERVICE_TOKEN_TYPE)
-    r = client.get("/api/machine/service-only/", **bearer(forged))
+    r = service_only(client, forged)
     assert r.status_code == 401
     assert r.json()["code"] == "token_invalid"
 
@@ -225,7 +230,7 @@ def test_malformed_service_claims_are_refused(client, claims):
     token = tokens.encode(
         {**claims, **tokens.standard_claims(timedelta(minutes=5))}, tokens.SERVICE_TOKEN_TYPE
     )
-    r = client.get("/api/machine/service-only/", **bearer(token))
+    r = service_only(client, token)
     assert r.status_code == 401
     assert r.json()["code"] == "token_invalid"
 
@@ -237,7 +242,7 @@ def test_tampered_or_expired_service_token_is_refused(client):
     claims = segment(token, 1)
     claims["scope"] = "items:read items:write"
     widened = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    r = client.get("/api/machine/service-only/", **bearer(f"{header}.{widened}.{signature}"))
+    r = service_only(client, f"{header}.{widened}.{signature}")
     assert r.json()["code"] == "token_invalid"
 
     now = tokens.now_seconds()
@@ -251,7 +256,7 @@ def test_tampered_or_expired_service_token_is_refused(client):
         },
         tokens.SERVICE_TOKEN_TYPE,
     )
-    r = client.get("/api/machine/service-only/", **bearer(expired))
+    r = service_only(client, expired)
     assert r.status_code == 401
     assert r.json()["code"] == "token_expired"
 
@@ -262,16 +267,13 @@ def test_tampered_or_expired_service_token_is_refused(client):
 def test_blacklisted_service_token_is_refused_on_the_next_request(client):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     token = service_token(client, key)
-    assert client.get("/api/machine/service-only/", **bearer(token)).status_code == 200
+    assert service_only(client, token).status_code == 200
     assert blacklist_token(token, reason="leaked") is not None
-    r = client.get("/api/machine/service-only/", **bearer(token))
+    r = service_only(client, token)
     assert r.status_code == 401
     assert r.json() == {"detail": "The access token has been revoked.", "code": "token_revoked"}
     # Other tokens of the same key still work.
-    assert (
-        client.get("/api/machine/service-only/", **bearer(service_token(client, key))).status_code
-        == 200
-    )
+    assert service_only(client, service_token(client, key)).status_code == 200
 
 
 def test_blacklisted_by_jti_with_a_cold_cache(client):
@@ -279,17 +281,15 @@ def test_blacklisted_by_jti_with_a_cold_cache(client):
     token = service_token(client, key)
     blacklist_token(segment(token, 1)["jti"])
     caches["default"].clear()
-    assert (
-        client.get("/api/machine/service-only/", **bearer(token)).json()["code"] == "token_revoked"
-    )
+    assert service_only(client, token).json()["code"] == "token_revoked"
 
 
 def test_revoking_the_key_ends_its_service_tokens(client):
     api_key, key = create_api_key(make_user(), "svc", SCOPES)
     token = service_token(client, key)
-    assert client.get("/api/machine/service-only/", **bearer(token)).status_code == 200
+    assert service_only(client, token).status_code == 200
     revoke_api_key(api_key)
-    r = client.get("/api/machine/service-only/", **bearer(token))
+    r = service_only(client, token)
     assert r.status_code == 401
     assert r.json()["code"] == "api_key_revoked"
 
@@ -300,9 +300,7 @@ def test_inactive_owner_ends_service_tokens(client):
     token = service_token(client, key)
     user.is_active = False
     user.save()
-    assert (
-        client.get("/api/machine/service-only/", **bearer(token)).json()["code"] == "user_inactive"
-    )
+    assert service_only(client, token).json()["code"] == "user_inactive"
 
 
 def test_narrowing_the_key_narrows_outstanding_tokens(client):
@@ -321,11 +319,11 @@ def test_narrowing_the_key_narrows_outstanding_tokens(client):
 def test_warm_service_token_request_runs_no_sql_and_no_cache_call(client, monkeypatch):
     _, key = create_api_key(make_user(), "svc", SCOPES)
     token = service_token(client, key)
-    client.get("/api/machine/service-only/", **bearer(token))  # loads the blacklist marker
+    service_only(client, token)  # loads the blacklist marker
     counting = CountingCache(caches["default"])
     monkeypatch.setattr(cachehealth, "_cache", lambda: counting)
     with CaptureQueriesContext(connection) as queries:
-        r = client.get("/api/machine/service-only/", **bearer(token))
+        r = service_only(client, token)
     assert r.status_code == 200
     assert len(queries) == 0, [q["sql"] for q in queries]
     assert counting.calls == []
@@ -339,19 +337,17 @@ def test_cache_down_service_tokens_use_the_database(client, proxy):  # noqa: F81
         token = service_token(client, key)
         revoked_one = service_token(client, key)
         proxy.down()
-        assert client.get("/api/machine/service-only/", **bearer(token)).status_code == 200
+        assert service_only(client, token).status_code == 200
         blacklist_token(revoked_one)
-        r = client.get("/api/machine/service-only/", **bearer(revoked_one))
+        r = service_only(client, revoked_one)
         assert r.json()["code"] == "token_revoked"
         # A new token can still be obtained with the cache down.
         fresh = service_token(client, key)
         revoke_api_key(api_key)
-        assert client.get("/api/machine/service-only/", **bearer(fresh)).json()["code"] == (
-            "api_key_revoked"
-        )
+        assert service_only(client, fresh).json()["code"] == "api_key_revoked"
         proxy.up()
         for candidate in (token, revoked_one, fresh):
-            r = client.get("/api/machine/service-only/", **bearer(candidate))
+            r = service_only(client, candidate)
             assert r.status_code == 401
 
 

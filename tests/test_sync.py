@@ -16,7 +16,6 @@ import time
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import caches
@@ -29,7 +28,7 @@ from django.utils import timezone
 from jwtsessions import cachehealth, revocation, store, sync
 from jwtsessions.models import RefusalLog, Session
 from tests.factories import bearer, login, make_user
-from tests.services import TcpProxy, free_port
+from tests.services import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -47,26 +46,9 @@ def code_of(client, access):
 
 
 @pytest.fixture
-def proxy(settings):
-    """The suite's cache reached through a proxy the test can cut (alias ``flaky``)."""
-    target = urlsplit(settings.REDIS_URL)
-    link = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
-    settings.CACHES = {
-        **settings.CACHES,
-        "flaky": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{link.port}{target.path or '/0'}",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-        },
-    }
-    settings.JWTSESSIONS = {
-        "CACHE_ALIAS": "flaky",
-        "CACHE_OUTAGE_BACKOFF": 60,
-        "REVOCATION_SYNC_INTERVAL": INTERVAL,
-    }
-    caches["flaky"].clear()
-    yield link
-    link.down()
+def proxy_settings():
+    """``proxy`` (tests/conftest.py) with a back-off no test outlasts and a short sync interval."""
+    return {"CACHE_OUTAGE_BACKOFF": 60, "REVOCATION_SYNC_INTERVAL": INTERVAL}
 
 
 def _warm(client):
@@ -271,8 +253,8 @@ def test_blacklisting_reaches_a_process_that_missed_the_cache_write(client, prox
 # --- item 6: the revoke command tells the truth ---------------------------------------------
 
 
-def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings):
-    body = login(client, make_user())
+def _add_a_dead_cache(settings):
+    """The cache alias ``dead``: nothing listens on its port, so every write to it fails."""
     settings.CACHES = {
         **settings.CACHES,
         "dead": {
@@ -281,6 +263,11 @@ def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings)
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         },
     }
+
+
+def test_revoke_command_exits_3_when_the_cache_was_not_updated(client, settings):
+    body = login(client, make_user())
+    _add_a_dead_cache(settings)
     settings.JWTSESSIONS = {"CACHE_ALIAS": "dead"}
     out = StringIO()
     with pytest.raises(CommandError) as raised:
@@ -301,14 +288,7 @@ def test_revoke_command_exits_0_when_the_cache_took_it(client):
 
 def test_track_cache_writes_reports_to_every_enclosing_block(client, settings):
     body = login(client, make_user())
-    settings.CACHES = {
-        **settings.CACHES,
-        "dead": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
-    }
+    _add_a_dead_cache(settings)
     with revocation.track_cache_writes() as outer:
         with revocation.track_cache_writes() as inner:
             revocation.revoke_session(body["session_id"])
