@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib import admin as django_admin
@@ -13,7 +14,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session as DjangoSession
-from django.test import override_settings
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 from django.utils import timezone
 
@@ -30,6 +33,7 @@ pytestmark = pytest.mark.django_db
 SESSIONS = "/admin/jwtsessions/session/"
 API_KEYS = "/admin/jwtsessions/apikey/"
 BLACKLIST = "/admin/jwtsessions/blacklistedtoken/"
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
@@ -661,6 +665,102 @@ def test_confirmation_lists_the_first_objects_then_and_n_more(client, operator, 
     )
     assert "and 5 more sessions" in html
     assert "of user0" in html
+
+
+def post_form(client, url, data):
+    """Post urlencoded, as a browser posts the action form (multipart is slow at 2,000 fields)."""
+    return client.post(url, urlencode(data, doseq=True), content_type=FORM)
+
+
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=5000)
+def test_a_2000_session_selection_is_counted_right_in_a_bounded_number_of_queries(client, operator):
+    """Issue 14: 10,000 ticked sessions made PostgreSQL scan the whole table. The selection is
+    read by primary key, SELECTION_CHUNK keys per query; the page still counts exactly."""
+    from jwtsessions.admin.selection import SELECTION_CHUNK
+
+    users = [make_user(f"user{i}") for i in range(8)]
+    now = timezone.now()
+    sessions = Session.objects.bulk_create(
+        Session(
+            user=users[i % 8],
+            expires_at=now + timedelta(days=1),
+            revoked_at=now if i % 8 == 7 else None,  # user7's sessions are all revoked already
+            refresh_hash="0" * 64,
+        )
+        for i in range(2000)
+    )
+    login(Client(), users[0])  # active, but not selected: not counted
+    selected = [s.pk for s in sessions]
+    selected[1000:1000] = ["no-such-session"]
+    posted = selected + selected[:10]  # a key posted twice counts once
+
+    with CaptureQueriesContext(connection) as one:
+        post_form(client, SESSIONS, {"action": "revoke_selected", ACTION_CHECKBOX_NAME: posted[:1]})
+    with CaptureQueriesContext(connection) as many:
+        page = post_form(
+            client, SESSIONS, {"action": "revoke_selected", ACTION_CHECKBOX_NAME: posted}
+        )
+
+    html = page.content.decode()
+    assert "This revokes 1,750 sessions of 7 users." in html
+    assert "and 1730 more sessions" in html
+    assert html.count(f'name="{ACTION_CHECKBOX_NAME}"') == len(posted)  # "Yes" posts them back
+    chunks = -(-len(set(posted)) // SELECTION_CHUNK)
+    assert len(many) <= len(one) + chunks - 1
+    # No query holds the whole selection (the first key and the last one are in different
+    # chunks): the one IN of every key was the query PostgreSQL answered with a full scan.
+    assert not any(
+        selected[0] in q["sql"] and selected[-1] in q["sql"] for q in many.captured_queries
+    )
+
+    # The changelist's own filter (here a search) still narrows the selection.
+    searched = post_form(
+        client, f"{SESSIONS}?q=user1", {"action": "revoke_selected", ACTION_CHECKBOX_NAME: posted}
+    )
+    assert "This revokes 250 sessions of 1 user." in searched.content.decode()
+
+
+def test_odd_keys_in_a_selection_match_nothing_but_themselves(client, operator, api):
+    """The selection travels as one array on PostgreSQL: a key is one element whatever it
+    holds, and a key longer than the column is not cut down to the id it starts with."""
+    alice = make_user("alice")
+    longest = Session.objects.create(
+        id="L" * 32, user=alice, expires_at=timezone.now() + timedelta(days=1), refresh_hash="0"
+    )
+    body = login(api, alice)
+    odd = [longest.pk + "x", '"', "\\", "a,b", "{}", "NULL", "", '"><b>x</b>']
+    page = act(client, SESSIONS, "revoke_selected", [*odd, body["session_id"]])
+    html = page.content.decode()
+    assert "This revokes 1 session of 1 user." in html
+    assert 'value="&quot;&gt;&lt;b&gt;x&lt;/b&gt;"' in html  # escaped in the hidden inputs
+    assert "<b>x</b>" not in html
+
+    confirm(client, SESSIONS, "revoke_selected", [*odd, body["session_id"]])
+    assert whoami(api, body["access"]).json()["code"] == "session_revoked"
+    assert Session.objects.get(pk=longest.pk).revoked_at is None
+
+
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=5000)
+def test_a_1200_api_key_selection_is_counted_right(client, operator):
+    from jwtsessions.admin.selection import SELECTION_CHUNK
+
+    owners = [make_user(f"owner{i}") for i in range(3)]
+    now = timezone.now()
+    keys = ApiKey.objects.bulk_create(
+        ApiKey(
+            user=owners[i % 3],
+            name=f"key {i}",
+            public_id=f"pub{i:08d}",
+            digest="0" * 64,
+            revoked_at=now if i % 4 == 0 else None,
+        )
+        for i in range(SELECTION_CHUNK + 200)
+    )
+    selected = [k.pk for k in keys]
+    page = post_form(
+        client, API_KEYS, {"action": "revoke_selected", ACTION_CHECKBOX_NAME: selected}
+    )
+    assert "This revokes 900 API keys of 3 users." in page.content.decode()
 
 
 def test_session_titles_and_labels_name_the_user(client, operator, api):
