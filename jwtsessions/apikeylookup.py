@@ -1,10 +1,11 @@
 """Checking a presented API key or service token: per-process copy, cache, then database.
 
-Lookup follows :mod:`jwtsessions.store`: a key or service token this process accepted moments
-ago is answered from its per-process copy (:mod:`jwtsessions.localcache`: no cache call, no
-query); otherwise one ``get_many`` on the primary (the key's entry and its "last seen" stamp, or
-the token's ``jti`` blacklist entry); on a miss or an outage the database answers and, on a
-miss, fills the cache (:mod:`jwtsessions.apikeycache`). Nothing here writes to the database.
+Lookup is layered like the session check (:mod:`jwtsessions.sessionstate`): a key or service
+token this process accepted moments ago is answered from its per-process copy
+(:mod:`jwtsessions.localcache`: no cache call, no query); otherwise one ``get_many`` on the
+primary (the key's entry and its "last seen" stamp, or the token's ``jti`` blacklist entry); on
+a miss or an outage the database answers and, on a miss, fills the cache
+(:mod:`jwtsessions.apikeycache`). Nothing here writes to the database.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Reading "the rows not seen yet" must not skip a row that commits late. Ids are allocated at
 insert, commits happen in any order, so a scan can see id 8 while id 7 is still uncommitted.
-Each process keeps the highest id it has seen and the ids below it it has not (gaps); every
-scan asks for ``id > highest OR id IN (gaps)``, one query on the primary key. A gap is
-forgotten after :data:`GAP_LIFETIME` (a rolled-back revocation leaves one forever): a
+Each process keeps the highest id it has seen and the ranges of ids below it it has not (gaps);
+every scan asks for ``id > highest OR id BETWEEN lo AND hi ...``, one query on the primary key.
+At most :data:`MAX_GAPS` ranges are kept (the closest merge). A gap is forgotten once seen in
+full, or after :data:`GAP_LIFETIME` (a rolled-back revocation leaves one forever): a
 revocation inside a transaction that stays open longer than that between its log row and its
 commit is enforced from the cache and ``SESSION_CACHE_TTL`` only.
 

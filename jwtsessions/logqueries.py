@@ -88,10 +88,11 @@ def replay_window() -> Any:
 
 
 def floor() -> int:
-    """Where a new process starts: just before the rows of the last ``SESSION_CACHE_TTL``.
+    """Where a new process starts: just before the rows of the :func:`replay_window`.
 
     Those are replayed, in case every process that could have replayed them died: a stale
-    positive entry in the cache lives no longer than ``SESSION_CACHE_TTL``.
+    positive entry in the cache lives no longer than ``SESSION_CACHE_TTL``, and a row commits at
+    most :data:`GAP_LIFETIME` after its ``created_at``.
     """
     from .models import RefusalLog
 

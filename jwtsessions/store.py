@@ -1,12 +1,16 @@
 """The names other modules (and projects) imported from ``jwtsessions.store``.
 
-The store was split by concern; this module only re-exports:
+The store was split by concern; this module re-exports:
 
 * :mod:`jwtsessions.cachehealth`: calling the cache, failures and back-off;
 * :mod:`jwtsessions.cachekeys`: key prefixes, entry shapes, lifetimes, :class:`Refusal`;
 * :mod:`jwtsessions.sessionstate`: the session check on the request path;
-* :mod:`jwtsessions.blacklist`: the ``jti`` blacklist entries;
-* :mod:`jwtsessions.sync`: the refusal log, cache writes of refusals, catching up and replay.
+* :mod:`jwtsessions.blacklist`: the ``jti`` blacklist entries.
+
+It still owns a few refusal writes: :func:`cache_refusals`, :func:`cache_api_key_refusals`
+and :func:`cache_blacklisted` for :mod:`jwtsessions.revocation` (the writes of
+:mod:`jwtsessions.logwrites`, sent by :mod:`jwtsessions.refusals`), and
+:func:`refuse_everywhere` for :mod:`jwtsessions.apikeycache`.
 """
 
 from __future__ import annotations
