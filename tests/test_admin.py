@@ -732,7 +732,8 @@ def test_odd_keys_in_a_selection_match_nothing_but_themselves(client, operator, 
     page = act(client, SESSIONS, "revoke_selected", [*odd, body["session_id"]])
     html = page.content.decode()
     assert "This revokes 1 session of 1 user." in html
-    assert 'value="&quot;&gt;&lt;b&gt;x&lt;/b&gt;"' in html  # escaped in the hidden inputs
+    # Not the shape of a session id: dropped before any query (tests/test_admin_hostile_ids.py).
+    assert "&lt;b&gt;" not in html
     assert "<b>x</b>" not in html
 
     confirm(client, SESSIONS, "revoke_selected", [*odd, body["session_id"]])

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from .. import cleanup
 from ..models import BlacklistedToken
 from .common import location, plural
+from .objectids import ObjectIdGuardMixin
 from .pagination import EstimatedCountPaginator
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class RecentReasonFilter(admin.SimpleListFilter):
 
 
 @admin.register(BlacklistedToken)
-class BlacklistedTokenAdmin(_BlacklistAdminBase):
+class BlacklistedTokenAdmin(ObjectIdGuardMixin, _BlacklistAdminBase):
     """Read-only: an entry added or removed here would bypass the cache."""
 
     list_display = ("jti", "reason", "created_at", "expires_at", "is_live")

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -29,6 +29,7 @@ from ..models import REASON_MAX_LENGTH
 from ..revocation import track_cache_writes
 from ..settings import jwt_settings
 from .common import DEFAULT_REASON, plural
+from .objectids import ObjectIdGuardMixin
 from .selection import selected_rows
 
 CONFIRMATION_TEMPLATE = "admin/jwtsessions/revoke_confirmation.html"
@@ -202,13 +203,7 @@ def can_revoke_sessions(request: HttpRequest) -> bool:
     return request.user.has_perm("jwtsessions.change_session")
 
 
-if TYPE_CHECKING:
-    _MixinBase = admin.ModelAdmin[Any]
-else:
-    _MixinBase = object
-
-
-class RevokeButtonMixin(_MixinBase):
+class RevokeButtonMixin(ObjectIdGuardMixin):
     """A Revoke button on the change page (beside History) and its ``<pk>/revoke/`` page.
 
     The page is the changelist action's own confirmation for that one object; once confirmed
@@ -225,22 +220,6 @@ class RevokeButtonMixin(_MixinBase):
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> TemplateResponse | None:
         raise NotImplementedError
-
-    def is_object_id(self, pk: str) -> bool:
-        """Whether ``pk`` has the shape of this model's ids, checked before any query (a NUL
-        in the URL is a database error on PostgreSQL; junk in an integer id a ``ValueError``)."""
-        if any(ord(c) < 32 or ord(c) == 127 for c in pk):
-            return False
-        try:
-            self.model._meta.pk.to_python(pk)
-        except ValidationError:
-            return False
-        return True
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
-        if from_field is None and not self.is_object_id(object_id):
-            return None  # as for an id that does not exist
-        return super().get_object(request, object_id, from_field)
 
     def _url(self, name: str, pk: Any) -> str:
         opts = self.model._meta
