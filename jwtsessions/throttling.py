@@ -63,6 +63,16 @@ def _run(operation: Callable[[BaseCache], T]) -> T:
 
 def _incr(cache: BaseCache, key: str, ttl: int) -> int:
     """Atomically count one more under ``key``; a new counter lives ``ttl`` seconds."""
+    client = redisclient.client_for(cache)
+    if client is not None:
+        # Redis's own INCR, not the backend's incr: django-redis's is a Lua script, and where
+        # scripts are refused its fallback fails on a missing key (TypeError). That read as an
+        # outage and moved the counting into each process: a cap per worker, not per deployment.
+        name = cache.make_key(key)
+        count = int(client.incr(name))
+        if count == 1:
+            client.expire(name, ttl)
+        return count
     for _attempt in range(3):
         try:
             return int(cache.incr(key))
@@ -168,6 +178,10 @@ def succeeded(username: str, address: str | None) -> None:
     def forgive(cache: BaseCache) -> None:
         if _script(cache, _FORGIVE, [address_key, pair_key], []) is not None:
             return
+        client = redisclient.client_for(cache)
+        if client is not None:
+            _forgive_with_commands(cache, client, address_key, pair_key)
+            return
         own = cache.get(pair_key)
         cache.delete(pair_key)
         if isinstance(own, int) and own > 0:
@@ -179,6 +193,28 @@ def succeeded(username: str, address: str | None) -> None:
                 cache.incr(address_key, -left)
 
     _run(forgive)
+
+
+def _forgive_with_commands(cache: BaseCache, client: Any, address_key: str, pair_key: str) -> None:
+    """:data:`_FORGIVE` without a script: ``GETDEL`` takes the pair's count atomically, so an
+    attempt counted meanwhile is never deleted unforgiven."""
+    pair, address = cache.make_key(pair_key), cache.make_key(address_key)
+    try:
+        raw = client.getdel(pair)
+    except ResponseError:  # Redis before 6.2: the small race of a GET then a DEL
+        raw = client.get(pair)
+        client.delete(pair)
+    try:
+        own = int(raw or 0)
+    except ValueError:
+        return
+    if own <= 0 or not client.exists(address):
+        return
+    left = int(client.decrby(address, own))
+    if left < 0:  # the address window restarted meanwhile: never below zero
+        client.incrby(address, -left)
+        if client.ttl(address) < 0:  # recreated by the DECRBY: give it back its lifetime
+            client.expire(address, max(int(jwt_settings.config.LOGIN_LOCKOUT.total_seconds()), 1))
 
 
 def reset_fallback() -> None:

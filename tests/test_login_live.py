@@ -40,13 +40,13 @@ def _database_url() -> str:
 
 
 @contextlib.contextmanager
-def live_gunicorn() -> Iterator[int]:
+def live_gunicorn(cache_url: str | None = None) -> Iterator[int]:
     port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.live_burst_settings",
         "DATABASE_URL": _database_url(),
-        "REDIS_URL": redis_url(),
+        "REDIS_URL": cache_url or redis_url(),
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
@@ -99,15 +99,35 @@ def _login(port: int, username: str, password: str, client_address: str) -> int:
         return int(error.code)
 
 
+@contextlib.contextmanager
+def _cache(kind: str) -> Iterator[str]:
+    """The suite's Redis, or a Redis of the test's own whose ACL refuses scripts."""
+    if kind == "scripts":
+        yield redis_url()
+        return
+    from tests.faults import RedisServer
+
+    server = RedisServer().start()
+    try:
+        server.client().execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha")
+        yield server.url
+    finally:
+        server.close()
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_finding_5_live_burst_checks_at_most_the_limit_and_the_owner_still_gets_in():
+@pytest.mark.parametrize("kind", ["scripts", "scripts_refused"])
+def test_finding_5_live_burst_checks_at_most_the_limit_and_the_owner_still_gets_in(kind):
+    """With scripts refused (red team, 2026-11-30) a burst reached 28-30 checks with 3 workers:
+    django-redis's incr fell back to a path that fails on a missing key, and the counting moved
+    into each worker."""
     if connection.vendor != "postgresql":
         pytest.skip("gunicorn workers share the database: needs PostgreSQL (DATABASE_URL)")
     user = make_user("burst-victim")
-    counter = redis.Redis.from_url(redis_url())
-    counter.delete(COUNTER_KEY)
-    with live_gunicorn() as port:
+    with _cache(kind) as url, live_gunicorn(url) as port:
+        counter = redis.Redis.from_url(url)
+        counter.delete(COUNTER_KEY)
         barrier = threading.Barrier(BURST)
 
         def guess(n: int) -> int:
