@@ -17,7 +17,9 @@ urlpatterns = [
     path("sessions/<str:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
     path("jwks.json", views.JWKSView.as_view(), name="jwks"),
     path("api-keys/", views.ApiKeyListView.as_view(), name="apikey-list"),
-    path("api-keys/<int:key_id>/", views.ApiKeyDetailView.as_view(), name="apikey-detail"),
+    # <str:>, not <int:>: an id that is not a number must reach the view and get the contract's
+    # JSON 404, not the project's HTML one (the schema still says integer).
+    path("api-keys/<str:key_id>/", views.ApiKeyDetailView.as_view(), name="apikey-detail"),
     path("service-token/", views.ServiceTokenView.as_view(), name="service-token"),
     path("csrf/", views.CsrfTokenView.as_view(), name="csrf"),
 ]

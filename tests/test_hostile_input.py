@@ -147,6 +147,20 @@ def test_finding_6_malformed_session_ids_are_404(client, credentials, method, se
     assert_contract_4xx(response, 404)
 
 
+API_KEY_IDS = ["x", "1.5", "-1", "%00", "1%00", "%EF%BC%91", "9" * 19, "0x10", "%20%31"]
+
+
+@pytest.mark.parametrize("key_id", API_KEY_IDS)
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_redteam_api_key_ids_that_are_not_numbers_get_the_json_404(
+    client, credentials, method, key_id
+):
+    """Red team, 2026-11-30: ``DELETE api-keys/x/`` matched no URL pattern (``<int:>``) and got
+    the project's HTML 404 page instead of the contract's ``{"detail", "code"}``."""
+    response = getattr(client, method)(f"/api/auth/api-keys/{key_id}/", **credentials("session"))
+    assert assert_contract_4xx(response, 404)["code"] == "not_found"
+
+
 def _signed(claims: dict[str, Any], token_type: str = tokens.ACCESS_TOKEN_TYPE) -> str:
     return tokens.encode(
         {**tokens.standard_claims(tokens.jwt_settings.ACCESS_TOKEN_LIFETIME), **claims}, token_type

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from .. import customization
@@ -62,13 +63,21 @@ def _own_list(stem: str, summary: str, serializer: type[serializers.Serializer[A
 
 
 def _own_object(
-    stem: str, serializer: Any, *, retrieve: str, destroy: str, destroyed: str
+    stem: str,
+    serializer: Any,
+    *,
+    retrieve: str,
+    destroy: str,
+    destroyed: str,
+    parameters: tuple[Any, ...] = (),
 ) -> tuple[Operation, ...]:
     """GET and DELETE (revoke) one of the caller's own objects: anyone else's is 404."""
     refusals = (UNAUTHENTICATED, NOT_FOUND)
+    get = f"jwtsessions_{stem}_retrieve"
+    delete = f"jwtsessions_{stem}_destroy"
     return (
-        Operation("get", f"jwtsessions_{stem}_retrieve", retrieve, (200, serializer), refusals),
-        Operation("delete", f"jwtsessions_{stem}_destroy", destroy, (204, destroyed), refusals),
+        Operation("get", get, retrieve, (200, serializer), refusals, parameters=parameters),
+        Operation("delete", delete, destroy, (204, destroyed), refusals, parameters=parameters),
     )
 
 
@@ -187,6 +196,8 @@ class ApiKeyDetailSchema(Endpoint):
         retrieve="One of the user's API keys",
         destroy="Revoke an API key at once",
         destroyed="The key is revoked.",
+        # The URL takes any text so that a non-number gets the JSON 404; the id is an integer.
+        parameters=(OpenApiParameter("key_id", int, OpenApiParameter.PATH),),
     )
 
 

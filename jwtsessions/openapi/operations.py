@@ -48,6 +48,8 @@ class Operation:
     refusals: tuple[Answer, ...] = ()
     request: Any = None
     description: str | None = None
+    #: ``OpenApiParameter`` objects where the URL alone would say less (a typed path id).
+    parameters: tuple[Any, ...] = ()
 
 
 def _resolve(body: Any, view: Any) -> Any:
@@ -79,6 +81,7 @@ def describe(view: Any, operation: Operation) -> None:
         description=operation.description,
         request=_resolve(operation.request, view),
         responses=responses(operation, view),
+        parameters=list(operation.parameters) or None,
     )
     setattr(view, operation.method, decorate(getattr(view, operation.method)))
 

@@ -85,17 +85,20 @@ def _check_grantable(user: Any, requested: Any) -> None:
 class ApiKeyDetailView(SessionAuthenticatedView):
     """GET one of the user's keys; DELETE revokes it at once. Another user's key is 404."""
 
-    def _api_key(self, request: Request, key_id: int) -> ApiKey:
+    def _api_key(self, request: Request, key_id: str) -> ApiKey:
+        # ASCII digits only, at most 18 of them: always a valid bigint, never a query error.
+        if not (key_id.isascii() and key_id.isdigit() and len(key_id) <= 18):
+            raise Http404
         owner: Any = request.user.pk
-        api_key = ApiKey.objects.filter(pk=key_id, user_id=owner).first()
+        api_key = ApiKey.objects.filter(pk=int(key_id), user_id=owner).first()
         if api_key is None:
             raise Http404
         return api_key
 
-    def get(self, request: Request, key_id: int) -> Response:
+    def get(self, request: Request, key_id: str) -> Response:
         return Response(ApiKeySerializer(self._api_key(request, key_id)).data)
 
-    def delete(self, request: Request, key_id: int) -> Response:
+    def delete(self, request: Request, key_id: str) -> Response:
         revoke_api_key(
             self._api_key(request, key_id), reason="revoked_by_user", actor=request.user.pk
         )
