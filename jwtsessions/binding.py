@@ -11,7 +11,9 @@ re-read after it, so a password committed after that check always mismatches.
 
 An automatic hash upgrade (a new hasher first in ``PASSWORD_HASHERS``) changes the hash but not
 the password: :mod:`jwtsessions.signals` re-binds the user's sessions to the new hash instead
-of refusing them.
+of refusing them. Of several logins that upgrade the same outdated hash at once, only the
+first writes its hash; the others bind to it once their password checks out against it
+(:func:`verified_hash`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import check_password
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .cachekeys import CREDENTIAL_REFUSED
 
 _SALT = "jwtsessions.binding.session-credential"
 BINDING_LENGTH = 32  # Session.binding has room for two and a space (see either())
+# Noted on a user instance whose hash upgrade was not written because the database no longer
+# held the hash it was decided on (jwtsessions.signals): the database's hash, not verified.
+STORED_INSTEAD = "_jwtsessions_stored_instead"
 
 
 def _hmac(password_hash: str, secret: Any) -> str:
@@ -41,6 +47,24 @@ def all_bindings_of(password_hash: str | None) -> list[str]:
     """The binding under ``SECRET_KEY`` and under each of ``SECRET_KEY_FALLBACKS``."""
     keys = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", [])]
     return [_hmac(password_hash or "", key) for key in keys]
+
+
+def verified_hash(user: Any, password: Any = None) -> str:
+    """The hash to bind a new session of ``user`` to: one its login's password checked out against.
+
+    That is the hash ``user`` holds, except after a hash upgrade that lost to another login's
+    upgrade of the same outdated hash: the database then holds the other's hash, the same
+    password re-hashed, or a real change's hash if a password change came first. Only the raw
+    ``password`` tells which: one hash check, in that race only, and no query. Without it (or
+    if it does not match) the session is bound to the instance's own hash, never written, so it
+    is refused: fail closed.
+    """
+    held = str(getattr(user, "password", "") or "")
+    stored = getattr(user, "__dict__", {}).get(STORED_INSTEAD)
+    if not stored or not isinstance(password, str) or not password:
+        return held
+    # No setter: a check, never a write.
+    return str(stored) if check_password(password, stored) else held
 
 
 def either(old: str, new: str) -> str:

@@ -141,17 +141,22 @@ def _pair(session: Session, refresh: str) -> TokenPair:
     return TokenPair(access, refresh, expires_in, session)
 
 
-def create_session(user: Any, request: HttpRequest | None = None) -> TokenPair:
+def create_session(
+    user: Any, request: HttpRequest | None = None, *, password: str | None = None
+) -> TokenPair:
     """Start a new session for ``user`` (one per login) and return its first token pair.
 
     ``user`` must be the object the login verified (what ``authenticate()`` returned): the
     session is bound to the password hash it holds (:mod:`jwtsessions.binding`), so a password
     change committed after that check refuses this session, whatever the order of the writes.
+    ``password``, the raw password the login checked (used, never kept), lets a login whose
+    hash upgrade lost to a concurrent login's bind to the winner's hash instead of being
+    refused (:func:`jwtsessions.binding.verified_hash`).
     """
     now = timezone.now()
     session = Session(
         user=user,
-        binding=binding.binding_of(getattr(user, "password", "")),
+        binding=binding.binding_of(binding.verified_hash(user, password)),
         created_at=now,
         last_used_at=now,
         refreshed_at=now,

@@ -25,6 +25,10 @@ _WATCHED_FIELDS = ("password", "is_active")
 # The password hash a user instance was loaded (or last saved) with: an upgrade is judged
 # against it, not against the database's current hash (see is_hash_upgrade).
 _LOADED_HASH = "_jwtsessions_loaded_hash"
+# From pre_save to post_save of an upgrade (see _upgrade_once): its sessions are re-bound
+# already; or its hash was not written (the instance gets it back after the save).
+_REBOUND = "_jwtsessions_rebound"
+_UNWRITTEN = "_jwtsessions_unwritten_hash"
 
 
 def _remember_loaded_hash(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -35,19 +39,73 @@ def _remember_loaded_hash(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _remember_old_values(
-    sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any
+    sender: Any, instance: Any, update_fields: Any = None, using: Any = None, **kwargs: Any
 ) -> None:
     if instance.pk is None or instance._state.adding:
         return
     if update_fields is not None and not set(update_fields) & set(_WATCHED_FIELDS):
         # e.g. Django's update_last_login: nothing we watch can change, skip the query.
         return
+    from .binding import STORED_INSTEAD
+
+    for note in (STORED_INSTEAD, _REBOUND, _UNWRITTEN):
+        instance.__dict__.pop(note, None)  # about an earlier save, not this one
     fields = [f for f in _WATCHED_FIELDS if hasattr(instance, f)]
+    loaded = instance.__dict__.get(_LOADED_HASH)
+    if (
+        loaded is not None
+        and loaded != instance.password
+        and is_hash_upgrade(instance, loaded, update_fields)
+    ):
+        instance._jwtsessions_old = _upgrade_once(sender, instance, loaded, fields, using)
+        return
     old = sender._default_manager.filter(pk=instance.pk).values(*fields).first()
     instance._jwtsessions_old = old
     changed = bool(old) and "password" in old and old["password"] != instance.password
     if changed and _keeps_sessions(instance, old["password"], update_fields):
         _rebind(instance.pk, old["password"], instance.password, phase=1)
+
+
+def _upgrade_once(
+    sender: Any, instance: Any, loaded: str, fields: list[str], using: Any
+) -> dict[str, Any] | None:
+    """Write a hash upgrade only over the hash it was decided on, and re-bind with it.
+
+    Logins that loaded the same outdated hash each upgrade it, to a hash of its own (a new
+    salt); written one over the other, sessions would be left bound to a hash the database no
+    longer holds. Django's ``UPDATE`` is unconditional and, in autocommit mode, in no
+    transaction with this receiver, so this decides, in one transaction:
+
+    * the row still holds ``loaded``: the new hash is written now (compare and set) and the
+      live sessions re-bound with it, so no moment exists where the two disagree; Django's
+      ``UPDATE`` then writes the same value again;
+    * it holds another hash, locked and read: a concurrent upgrade or a real change came first,
+      and only the raw password (gone by now) could tell which. The save writes that hash back,
+      undoing nothing; :func:`_restore_unwritten_upgrade` then gives the instance its own.
+
+    Under ``ATOMIC_REQUESTS`` the lock lasts until the commit: concurrent upgrades of one user
+    wait for each other (once per user and hasher change).
+    """
+    from django.db import connections
+
+    db = using or "default"
+    manager = sender._base_manager.db_manager(db)
+    # NO KEY: a session or key insert (its foreign key check) need not wait for the lock.
+    no_key = connections[db].features.has_select_for_no_key_update
+    with transaction.atomic(using=db):
+        # The write first: it takes the row's lock at once (SQLite's write lock too).
+        won = manager.filter(pk=instance.pk, password=loaded).update(password=instance.password)
+        locked = manager.select_for_update(no_key=no_key).filter(pk=instance.pk)
+        rows = list(locked.values(*fields))  # no LIMIT (Oracle refuses it with FOR UPDATE)
+        if not rows:
+            return None  # deleted meanwhile: Django's save fails on its own
+        if won:
+            _rebind(instance.pk, loaded, instance.password, phase=2, using=db)
+            instance.__dict__[_REBOUND] = True
+            return {**rows[0], "password": loaded}
+        instance.__dict__[_UNWRITTEN] = instance.password
+        instance.password = rows[0]["password"]
+    return dict(rows[0])
 
 
 def _keeps_sessions(instance: Any, old_hash: str, update_fields: Any) -> bool:
@@ -61,7 +119,9 @@ def _keeps_sessions(instance: Any, old_hash: str, update_fields: Any) -> bool:
     return not jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE
 
 
-def _rebind(user_id: Any, old_hash: str, new_hash: str, *, phase: int) -> None:
+def _rebind(
+    user_id: Any, old_hash: str, new_hash: str, *, phase: int, using: str | None = None
+) -> None:
     """Move the user's live sessions from the old hash's binding to the new one's.
 
     In two steps around the user's own save, so that no moment exists where the database
@@ -74,7 +134,7 @@ def _rebind(user_id: Any, old_hash: str, new_hash: str, *, phase: int) -> None:
     new = binding.binding_of(new_hash)
     both = binding.either(binding.binding_of(old_hash), new)
     olds = binding.all_bindings_of(old_hash)
-    live = Session.objects.filter(user_id=user_id, revoked_at__isnull=True)
+    live = Session.objects.using(using).filter(user_id=user_id, revoked_at__isnull=True)
     if phase == 1:
         live.filter(binding__in=olds).update(binding=both)
     else:
@@ -87,12 +147,15 @@ def is_hash_upgrade(instance: Any, old_hash: str, update_fields: Any) -> bool:
     Django's ``check_password`` upgrades a hash by ``set_password(raw)``, then
     ``_password = None`` ("hash upgrades shouldn't be considered password changes"), then
     ``save(update_fields=["password"])``. A real change through ``set_password`` keeps the raw
-    password in ``_password`` until the save; a hash assigned directly is a change unless the
-    old hash was one the preferred hasher would upgrade and the new one is the preferred kind.
+    password in ``_password`` until the save. A hash assigned directly is a change: nothing
+    called ``set_password`` on the instance (``_password`` was never set on it); otherwise the
+    old hash must be one the preferred hasher would upgrade and the new one the preferred kind.
     """
     from django.contrib.auth.hashers import get_hasher, identify_hasher
 
-    if getattr(instance, "_password", None) is not None:
+    if "_password" not in instance.__dict__ or instance._password is not None:
+        # Never set: the hash was assigned directly (an upgrade written over a concurrent
+        # change's hash would undo it, see _upgrade_once). Set: a change through set_password.
         return False
     if update_fields is None or set(update_fields) != {"password"}:
         return False
@@ -116,13 +179,31 @@ def _on_user_saved(
     try:
         _credential_saved(instance, created, update_fields)
     finally:
+        _restore_unwritten_upgrade(instance)
         if update_fields is None or "password" in update_fields:
             # The next save of this instance is judged against the hash it holds now.
             _remember_loaded_hash(sender, instance)
 
 
+def _restore_unwritten_upgrade(instance: Any) -> None:
+    """After an upgrade that was not written (see _upgrade_once): the instance's own hash back.
+
+    Its password was verified against the hash it was loaded with and re-hashed into this one,
+    so checks that trust ``instance.password`` (Django's session auth hash, an API key's
+    verified credential) still mean "the password this caller proved". The database's hash
+    is noted for :func:`jwtsessions.binding.verified_hash`.
+    """
+    from .binding import STORED_INSTEAD
+
+    own = instance.__dict__.pop(_UNWRITTEN, None)
+    if own is not None:
+        instance.__dict__[STORED_INSTEAD] = instance.password
+        instance.password = own
+
+
 def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
     old = instance.__dict__.pop("_jwtsessions_old", None)
+    rebound = instance.__dict__.pop(_REBOUND, False)
     if created or not old:
         return
     was_active = bool(old.get("is_active", True))
@@ -137,11 +218,18 @@ def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
         password_changed=password_changed,
         upgrade=password_changed and is_hash_upgrade(instance, old["password"], update_fields),
         activity_changed=was_active != is_active,
+        rebound=rebound,
     )
 
 
 def _apply_credential_change(
-    user: Any, *, old_hash: str, password_changed: bool, upgrade: bool, activity_changed: bool
+    user: Any,
+    *,
+    old_hash: str,
+    password_changed: bool,
+    upgrade: bool,
+    activity_changed: bool,
+    rebound: bool = False,
 ) -> None:
     """Revoke, re-bind and announce after a password change, a hash upgrade or (de)activation.
 
@@ -165,7 +253,7 @@ def _apply_credential_change(
             revoke_user_sessions(user, reason="user_deactivated")
         elif real_change and jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE:
             revoke_user_sessions(user, reason="password_changed")
-        elif password_changed:
+        elif password_changed and not rebound:  # an upgrade re-binds with its write
             _rebind(user.pk, old_hash, user.password, phase=2)
         if real_change and jwt_settings.REVOKE_API_KEYS_ON_PASSWORD_CHANGE:
             revoke_api_keys(ApiKey.objects.filter(user_id=user.pk), reason="password_changed")

@@ -153,6 +153,21 @@ def test_a_hash_assigned_directly_counts_as_a_change(client):
     assert whoami(client, body["access"]).json()["code"] == "session_revoked"
 
 
+def test_a_hash_assigned_directly_over_an_outdated_one_counts_as_a_change(client, settings):
+    """Saved exactly as Django saves an upgrade (``update_fields=["password"]``, the preferred
+    hasher over an outdated hash), but nothing called ``set_password`` on the instance."""
+    settings.PASSWORD_HASHERS = [PBKDF2, ARGON2]
+    user = make_user()
+    user.password = make_password(DEFAULT_PASSWORD)
+    user.save()
+    body = login(client, user)
+    settings.PASSWORD_HASHERS = [ARGON2, PBKDF2]  # the stored PBKDF2 hash is now outdated
+    loaded = get_user_model()._default_manager.get(pk=user.pk)
+    loaded.password = make_password("set by a data migration")
+    loaded.save(update_fields=["password"])
+    assert whoami(client, body["access"]).json()["code"] == "session_revoked"
+
+
 # --- finding 3's server half: a password change also revokes API keys -------------------------
 
 

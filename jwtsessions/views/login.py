@@ -77,7 +77,7 @@ class LoginView(OpenView):
             # One answer for unknown user, wrong password and inactive user.
             raise refuse(request, "invalid_credentials")
         throttling.succeeded(username, address)
-        pair = sessions.create_session(user, request._request)
+        pair = sessions.create_session(user, request._request, password=credentials.get("password"))
         # Django's own receiver updates last_login: one write at login, never per request.
         conventions.send_logged_in(request._request, user)
         response = _token_response(pair, with_cookies=self.cookie_mode())
