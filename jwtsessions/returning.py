@@ -9,6 +9,8 @@ one statement, one round trip, and the row is exactly the one the update wrote; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.db import connections, transaction
@@ -54,6 +56,32 @@ def update_one(
             queryset.model._base_manager.using(alias).filter(pk=pk).annotate(**extra).first()
         )
         return found
+    statement = compile_update(queryset, values, extra)
+    if statement is None:
+        return None
+    return cast("M | None", run(statement, statement.params))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A compiled ``UPDATE ... RETURNING``: its SQL, its parameters, and how to read its row."""
+
+    alias: str
+    sql: str
+    params: tuple[Any, ...]
+    model: type[Model]
+    compiler: Any
+    converters: Any
+    attnames: tuple[str, ...]
+    extra: tuple[str, ...]
+
+
+def compile_update(
+    queryset: QuerySet[M], values: dict[str, Any], extra: dict[str, Any]
+) -> Statement | None:
+    """``queryset`` (already narrowed to one row) as ``UPDATE ... SET values RETURNING`` every
+    column and ``extra``; ``None`` when there is nothing to update."""
+    alias = queryset.db
     model = queryset.model
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(values)
@@ -75,14 +103,32 @@ def update_one(
         expressions.append(expression)
         returned.append(expression_sql)
         returned_params.extend(expression_params)
-    with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {', '.join(returned)}", (*params, *returned_params))
+    return Statement(
+        alias,
+        f"{sql} RETURNING {', '.join(returned)}",
+        (*params, *returned_params),
+        model,
+        compiler,
+        compiler.get_converters(expressions),
+        tuple(field.attname for field in fields),
+        tuple(extra),
+    )
+
+
+def run(statement: Statement, params: Sequence[Any]) -> Any:
+    """Execute ``statement`` with ``params``; the updated row as a model instance (``extra`` set
+    as attributes), or ``None`` if no row matched."""
+    alias = statement.alias
+    with transaction.mark_for_rollback_on_error(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute(statement.sql, params)
         rows = cursor.fetchall()
     if not rows:
         return None
-    converters = compiler.get_converters(expressions)
+    converters = statement.converters
+    compiler = statement.compiler
     row = list(next(iter(compiler.apply_converters(rows, converters))) if converters else rows[0])
-    instance = model.from_db(alias, [field.attname for field in fields], row[: len(fields)])
-    for name, value in zip(extra, row[len(fields) :], strict=True):
+    width = len(statement.attnames)
+    instance = statement.model.from_db(alias, list(statement.attnames), row[:width])
+    for name, value in zip(statement.extra, row[width:], strict=True):
         setattr(instance, name, value)
     return instance

@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import binding, customization, limits, returning, store, tokens
+from . import binding, customization, limits, refreshswap, returning, store, tokens
 from .models import Session
 from .requestinfo import client_ip as client_ip  # re-exported: it lived here
 from .requestinfo import user_agent
@@ -173,14 +173,6 @@ def create_session(
     return _pair(session, refresh)
 
 
-def _alive_filter(now: Any) -> dict[str, Any]:
-    conditions: dict[str, Any] = {"revoked_at__isnull": True, "expires_at__gt": now}
-    idle = jwt_settings.SESSION_IDLE_TIMEOUT
-    if idle is not None:
-        conditions["refreshed_at__gt"] = now - idle
-    return conditions
-
-
 def _user_password() -> Any:
     """The password hash of a session's user, as an expression on sessions."""
     user_model = get_user_model()
@@ -197,6 +189,30 @@ def _user_is_active() -> Any:
     return Exists(user_model._base_manager.filter(pk=OuterRef("user_id"), is_active=True))
 
 
+def _swap_parts(values: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The refresh's compare-and-swap as ORM parts: the row it may update (the current token of
+    a live session of an active user), the new values, and the user's current hash to return."""
+    alive: dict[str, Any] = {"revoked_at__isnull": True, "expires_at__gt": values["alive_after"]}
+    if "idle_after" in values:
+        alive["refreshed_at__gt"] = values["idle_after"]
+    queryset = Session.objects.filter(
+        refresh_hash=values["old_hash"], refresh_generation=values["old_generation"], **alive
+    ).filter(_user_is_active())
+    update = {
+        "refresh_hash": values["new_hash"],
+        "refresh_generation": values["new_generation"],
+        "refreshed_at": values["refreshed_at"],
+        "last_used_at": values["last_used_at"],
+    }
+    # The user's current hash, from the same statement: no second query to check the binding.
+    return queryset, update, {"user_password": _user_password()}
+
+
+def _swap_statement(values: dict[str, Any]) -> returning.Statement | None:
+    queryset, update, extra = _swap_parts(values)
+    return returning.compile_update(queryset.filter(pk=values["pk"]), update, extra)
+
+
 def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
     """Consume a refresh token and return a new pair, or raise :class:`Refusal`.
 
@@ -208,23 +224,23 @@ def rotate(refresh_token: Any, request: HttpRequest | None = None) -> TokenPair:
     session_id, generation = parse_refresh_token(refresh_token)
     now = timezone.now()
     new_refresh = new_refresh_token(session_id, generation + 1)
-    current = Session.objects.filter(
-        refresh_hash=refresh_token_hash(refresh_token),
-        refresh_generation=generation,
-        **_alive_filter(now),
-    ).filter(_user_is_active())
-    session = returning.update_one(
-        current,
-        session_id,
-        {
-            "refresh_hash": refresh_token_hash(new_refresh),
-            "refresh_generation": generation + 1,
-            "refreshed_at": now,
-            "last_used_at": now,
-        },
-        # The user's current hash, from the same statement: no second query to check the binding.
-        extra={"user_password": _user_password()},
-    )
+    values = {
+        "new_hash": refresh_token_hash(new_refresh),
+        "new_generation": generation + 1,
+        "refreshed_at": now,
+        "last_used_at": now,
+        "pk": session_id,
+        "old_hash": refresh_token_hash(refresh_token),
+        "old_generation": generation,
+        "alive_after": now,
+    }
+    idle = jwt_settings.SESSION_IDLE_TIMEOUT
+    if idle is not None:
+        values["idle_after"] = now - idle
+    compiled, session = refreshswap.swap(Session.objects.db, values, _swap_statement)
+    if not compiled:
+        queryset, update, extra = _swap_parts(values)
+        session = returning.update_one(queryset, values["pk"], update, extra=extra)
     if session is not None:
         if session.binding and not binding.matches(
             session.binding, getattr(session, "user_password", "")

@@ -157,3 +157,45 @@ def test_update_one_also_returns_expressions_on_the_updated_row(use_returning):
     assert updated.owner_active is False  # converted: SQLite returns 0
     assert updated.owner_name == user.username
     assert updated.next_generation == 4
+
+
+def test_the_swap_statement_is_compiled_once_per_idle_setting_and_still_refuses(client, settings):
+    """The compare-and-swap is compiled once per process (jwtsessions.refreshswap) and reused
+    with each refresh's values: the cached statement must refuse exactly what the ORM-built one
+    did (a replayed token, an idle session), and an idle timeout gets its own statement."""
+    from jwtsessions import refreshswap
+
+    if not returning.can_return_from_update(connection.alias):
+        pytest.skip("the compiled statement needs UPDATE ... RETURNING")
+    refreshswap.forget()
+    body = login(client, make_user())
+    first = _refresh(client, body["refresh"])
+    second = _refresh(client, first.json()["refresh"])
+    assert second.status_code == 200
+    assert len(refreshswap._plans) == 1
+    # Two generations back (one back is the two-tabs grace): a reuse, the session revoked.
+    assert _refresh(client, body["refresh"]).json()["code"] == "refresh_reused"
+    assert _refresh(client, second.json()["refresh"]).json()["code"] == "session_revoked"
+
+    settings.JWTSESSIONS = {"SESSION_IDLE_TIMEOUT": timedelta(minutes=30)}
+    body = login(client, make_user())
+    assert _refresh(client, body["refresh"]).status_code == 200
+    assert len(refreshswap._plans) == 2
+    body = login(client, make_user())
+    Session.objects.filter(pk=body["session_id"]).update(
+        refreshed_at=F("refreshed_at") - timedelta(hours=1)
+    )
+    assert _refresh(client, body["refresh"]).json()["code"] == "refresh_invalid"
+
+
+def test_without_a_compiled_statement_the_orm_builds_it(client, monkeypatch):
+    """The fallback path (no plan could be made): the same answers."""
+    from jwtsessions import refreshswap
+
+    monkeypatch.setattr(refreshswap, "swap", lambda alias, values, build: (False, None))
+    body = login(client, make_user())
+    first = _refresh(client, body["refresh"])
+    second = _refresh(client, first.json()["refresh"])
+    assert second.status_code == 200
+    assert _refresh(client, body["refresh"]).json()["code"] == "refresh_reused"
+    assert _refresh(client, second.json()["refresh"]).json()["code"] == "session_revoked"
