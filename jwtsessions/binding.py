@@ -18,6 +18,7 @@ first writes its hash; the others bind to it once their password checks out agai
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -96,3 +97,23 @@ def credential_value_of_row(password_hash: str | None, is_active: bool | None) -
     if not is_active:
         return CREDENTIAL_REFUSED + "user_inactive"
     return binding_of(password_hash)
+
+
+def verification_transaction() -> contextlib.AbstractContextManager[Any]:
+    """Where to run a login's password check: a transaction on databases with row locks.
+
+    A check may upgrade the hash; the upgrade is written over the hash it was decided on with
+    the user row locked (:mod:`jwtsessions.signals`), and Django then repeats the value with an
+    ``UPDATE`` of its own. Outside a transaction the lock ends before that ``UPDATE``, and a
+    password change committed in between was written over with a hash of the old password
+    (red team, 2026-11-30: 1-2 rounds in 6 with 18 concurrent upgrading logins). Inside one the
+    change waits for the login's commit and wins. SQLite has no row locks, and a transaction
+    there would only turn concurrent logins into "database is locked".
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connections, router, transaction
+
+    alias = router.db_for_write(get_user_model())
+    if connections[alias].features.has_select_for_update:
+        return transaction.atomic(using=alias)
+    return contextlib.nullcontext()

@@ -207,7 +207,11 @@ def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
     if created or not old:
         return
     was_active = bool(old.get("is_active", True))
-    is_active = bool(getattr(instance, "is_active", True))
+    # A save that does not write is_active leaves the row's value: the instance's may be stale
+    # (loaded before a concurrent deactivation), and taking it for the truth announced an
+    # inactive user's credential as active (red team, 2026-11-30).
+    writes_activity = update_fields is None or "is_active" in update_fields
+    is_active = bool(getattr(instance, "is_active", True)) if writes_activity else was_active
     new_hash = getattr(instance, "password", "")
     password_changed = "password" in old and old["password"] != new_hash
     if not password_changed and was_active == is_active:
@@ -219,6 +223,7 @@ def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
         upgrade=password_changed and is_hash_upgrade(instance, old["password"], update_fields),
         activity_changed=was_active != is_active,
         rebound=rebound,
+        is_active=is_active,
     )
 
 
@@ -230,6 +235,7 @@ def _apply_credential_change(
     upgrade: bool,
     activity_changed: bool,
     rebound: bool = False,
+    is_active: bool | None = None,
 ) -> None:
     """Revoke, re-bind and announce after a password change, a hash upgrade or (de)activation.
 
@@ -243,9 +249,10 @@ def _apply_credential_change(
     from .revocation import revoke_api_keys, revoke_user_sessions
     from .settings import jwt_settings
 
-    is_active = bool(getattr(user, "is_active", True))
+    if is_active is None:
+        is_active = bool(getattr(user, "is_active", True))
     real_change = password_changed and not upgrade
-    credential = binding.credential_value(user)
+    credential = binding.credential_value_of_row(getattr(user, "password", ""), is_active)
     key_ids: list[str] = []
     outer = transaction.get_connection().in_atomic_block
     with transaction.atomic():

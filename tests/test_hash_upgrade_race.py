@@ -294,3 +294,77 @@ def _at_once(calls: list[Any]) -> list[Any]:
         thread.join(timeout=60)
     assert not errors, errors
     return results
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", KINDS)
+def test_redteam2_an_upgrade_after_a_deactivation_does_not_announce_the_user_active(
+    client, settings, kind
+):
+    """Red team (2026-11-30): a login loaded the user active, a deactivation committed, then the
+    login's hash upgrade (a save of the password only) took the instance's stale ``is_active``
+    for the truth: the user's credential entry was announced active again, and the login's new
+    session answered 200 for as long as that entry lived."""
+    user = _outdated_user(settings, kind)
+    manager = get_user_model()._default_manager
+    login_copy = manager.get(pk=user.pk)  # the login: loaded while the user was active
+    admin_copy = manager.get(pk=user.pk)
+    admin_copy.is_active = False
+    admin_copy.save()  # the deactivation commits first
+    assert login_copy.check_password(PASSWORD)  # the login's upgrade: update_fields=["password"]
+    assert not manager.get(pk=user.pk).is_active
+    pair = sessions.create_session(login_copy)  # the racing login's session, after the revoke
+    r = client.get("/api/whoami/", **bearer(pair.access))  # answered from the cache first
+    assert r.status_code == 401, r.content
+    caches["default"].clear()
+    r = client.get("/api/whoami/", **bearer(pair.access))
+    assert r.status_code == 401, r.content
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_redteam2_a_change_between_an_upgrades_lock_and_djangos_update_is_not_overwritten(
+    settings,
+):
+    """Red team (2026-11-30): without a transaction the upgrade's row lock ended before
+    Django's own UPDATE repeated the upgraded hash, and a password change committed in between
+    was overwritten by a hash of the old password. The login's password check now runs in a
+    transaction (``binding.verification_transaction``): the change waits, then wins."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    from django.db.models.signals import pre_save
+
+    user = _outdated_user(settings, "raised_iterations")
+    user_model = get_user_model()
+    login_copy = user_model._default_manager.get(pk=user.pk)
+    in_gap = threading.Event()
+    changed = threading.Event()
+
+    def pause_after_the_upgrade_decided(sender: Any, instance: Any, **kwargs: Any) -> None:
+        # Connected after jwtsessions' receiver: runs once the upgrade was written and locked,
+        # before Django's UPDATE. Only the login's own save pauses.
+        if instance is login_copy:
+            in_gap.set()
+            changed.wait(2)  # the change cannot commit while the lock holds: times out
+
+    def change() -> None:
+        try:
+            in_gap.wait(10)
+            _change_password(user.pk)
+            changed.set()
+        finally:
+            connections.close_all()
+
+    pre_save.connect(pause_after_the_upgrade_decided, sender=user_model)
+    try:
+        changer = threading.Thread(target=change)
+        changer.start()
+        with binding.verification_transaction():
+            assert login_copy.check_password(PASSWORD)  # upgrades, pauses in the gap
+        changer.join(15)
+    finally:
+        pre_save.disconnect(pause_after_the_upgrade_decided, sender=user_model)
+        connections.close_all()
+    stored = user_model._default_manager.get(pk=user.pk)
+    assert stored.check_password(NEW_PASSWORD)
+    assert not stored.check_password(PASSWORD)

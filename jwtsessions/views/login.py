@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import (
+    binding,
     conventions,
     cookies,
     customization,
@@ -71,8 +72,11 @@ class LoginView(OpenView):
         credentials = dict(serializer.validated_data)
         username = str(credentials.get("username") or credentials.get(_username_field()) or "")
         address = count_attempt(request, username, credentials)
-        # On failure authenticate() itself sends user_login_failed (password masked).
-        user = authenticate(request._request, **credentials)
+        # On failure authenticate() itself sends user_login_failed (password masked). In a
+        # transaction where rows can be locked: a hash upgrade's lock then lasts until Django's
+        # own UPDATE of the hash is committed (binding.verification_transaction).
+        with binding.verification_transaction():
+            user = authenticate(request._request, **credentials)
         if user is None:
             # One answer for unknown user, wrong password and inactive user.
             raise refuse(request, "invalid_credentials")
