@@ -399,8 +399,9 @@ def _decode(
 
 
 def _remember(token: str, token_type: str, claims: dict[str, Any]) -> None:
-    if len(_verified) >= VERIFIED_CACHE_SIZE:
-        # Oldest first (insertion order); another thread may have evicted it already.
+    # Oldest first (insertion order), until there is room: threads racing here can pick the
+    # same oldest entry, and with one try each the memo would outgrow its cap for good.
+    while _verified and len(_verified) >= VERIFIED_CACHE_SIZE:
         with contextlib.suppress(KeyError, RuntimeError, StopIteration):
             del _verified[next(iter(_verified))]
     _verified[(token, token_type)] = dict(claims)
