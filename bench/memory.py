@@ -460,14 +460,31 @@ Lines = dict[str, tuple[int, int]]
 
 
 def traced_lines() -> Lines:
-    """Traced bytes and blocks per source line, now (the snapshot itself is let go at once)."""
-    root = str(harness.ROOT) + os.sep
-    out: Lines = {}
-    for stat in tracemalloc.take_snapshot().statistics("lineno"):
-        frame = stat.traceback[0]
-        where = frame.filename.replace(root, "").split("site-packages/")[-1]
-        out[f"{where}:{frame.lineno}"] = (stat.size, stat.count)
-    return out
+    """Traced bytes and blocks per source line, now.
+
+    Read in a forked child: a snapshot of a few hundred thousand blocks takes tens of MB, which
+    the allocator would keep in this process and show in every later RSS sample.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write the figures and leave without any cleanup
+        try:
+            os.close(read)
+            root = str(harness.ROOT) + os.sep
+            out: dict[str, tuple[int, int]] = {}
+            for stat in tracemalloc.take_snapshot().statistics("lineno"):
+                frame = stat.traceback[0]
+                where = frame.filename.replace(root, "").split("site-packages/")[-1]
+                out[f"{where}:{frame.lineno}"] = (stat.size, stat.count)
+            with os.fdopen(write, "w") as pipe:
+                json.dump(out, pipe)
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        lines = json.load(pipe)
+    os.waitpid(pid, 0)
+    return {where: (size, count) for where, (size, count) in lines.items()}
 
 
 def top_lines(after: Lines, before: Lines | None = None, count: int = 10) -> list[str]:
