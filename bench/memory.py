@@ -402,9 +402,8 @@ def report(run: Run, args: argparse.Namespace, info: dict[str, Any]) -> str:
         "| bytes per entry | what removes entries |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for name, (get, cap, how) in run.watch.items():
-        size = entries(get())
-        nbytes = info["sizes"].get(name, deep_size(get()))
+    for name, (_get, cap, how) in run.watch.items():
+        size, nbytes = info["sizes"][name]
         at_full = info["full_bytes"].get(name)
         per = f"{at_full[1] / at_full[0]:.0f}" if at_full and at_full[0] else "—"
         lines.append(
@@ -456,35 +455,55 @@ def report(run: Run, args: argparse.Namespace, info: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-Lines = dict[str, tuple[int, int]]
+Pairs = dict[str, tuple[int, int]]
+Lines = Pairs  # source line -> (traced bytes, blocks)
 
 
-def traced_lines() -> Lines:
-    """Traced bytes and blocks per source line, now.
+def in_child(work: Callable[[], Any]) -> Any:
+    """``work()``'s JSON-able answer, computed in a forked child.
 
-    Read in a forked child: a snapshot of a few hundred thousand blocks takes tens of MB, which
-    the allocator would keep in this process and show in every later RSS sample.
+    Measuring allocates: a tracemalloc snapshot of a few hundred thousand blocks, or the set of
+    ids a deep size walks, takes tens of MB that the allocator would keep in this process and
+    show in every later RSS sample.
     """
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: write the figures and leave without any cleanup
+    if pid == 0:  # the child: write the answer and leave without any cleanup
         try:
             os.close(read)
-            root = str(harness.ROOT) + os.sep
-            out: dict[str, tuple[int, int]] = {}
-            for stat in tracemalloc.take_snapshot().statistics("lineno"):
-                frame = stat.traceback[0]
-                where = frame.filename.replace(root, "").split("site-packages/")[-1]
-                out[f"{where}:{frame.lineno}"] = (stat.size, stat.count)
             with os.fdopen(write, "w") as pipe:
-                json.dump(out, pipe)
+                json.dump(work(), pipe)
         finally:
             os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
-        lines = json.load(pipe)
+        answer = json.load(pipe)
     os.waitpid(pid, 0)
-    return {where: (size, count) for where, (size, count) in lines.items()}
+    return answer
+
+
+def traced_lines() -> Lines:
+    """Traced bytes and blocks per source line, now."""
+
+    def lines() -> dict[str, tuple[int, int]]:
+        root = str(harness.ROOT) + os.sep
+        out: dict[str, tuple[int, int]] = {}
+        for stat in tracemalloc.take_snapshot().statistics("lineno"):
+            frame = stat.traceback[0]
+            where = frame.filename.replace(root, "").split("site-packages/")[-1]
+            out[f"{where}:{frame.lineno}"] = (stat.size, stat.count)
+        return out
+
+    return {where: (size, count) for where, (size, count) in in_child(lines).items()}
+
+
+def structure_bytes(watch: dict[str, tuple[Callable[[], Any], int | None, str]]) -> Pairs:
+    """Each structure's entries and deep size, now."""
+
+    def sizes() -> dict[str, tuple[int, int]]:
+        return {name: (entries(get()), deep_size(get())) for name, (get, _c, _h) in watch.items()}
+
+    return {name: (size, nbytes) for name, (size, nbytes) in in_child(sizes).items()}
 
 
 def top_lines(after: Lines, before: Lines | None = None, count: int = 10) -> list[str]:
@@ -573,10 +592,9 @@ def measure(args: argparse.Namespace, redis_url: str, load: str) -> str:
         run.sample()
         work()
         run.sample()
-        for key, (get, _cap, _how) in run.watch.items():
-            size = entries(get())
+        for key, (size, nbytes) in structure_bytes(run.watch).items():
             if size >= full_bytes.get(key, (0, 0))[0]:
-                full_bytes[key] = (size, deep_size(get()))
+                full_bytes[key] = (size, nbytes)
         print(f"{name}: {run.samples[-1]}", file=sys.stderr, flush=True)
 
     def outage() -> None:
@@ -596,7 +614,7 @@ def measure(args: argparse.Namespace, redis_url: str, load: str) -> str:
     info = {
         "load": load,
         "phases": phases,
-        "sizes": {name: deep_size(get()) for name, (get, _c, _h) in run.watch.items()},
+        "sizes": structure_bytes(run.watch),
         "full_bytes": full_bytes,
         "grew": top_lines(after, before),
         "held": top_lines(after),
