@@ -7,7 +7,7 @@
 
 Issue 11: in a 10-minute soak the gunicorn workers' RSS grew by about 0.65 MB/min. Everything
 a process keeps per token, session, key or address is meant to be bounded: the verified-token
-memo (``tokens._verified``), the per-process copy (``localcache``), the login throttle's
+memo (``verification._verified``), the per-process copy (``localcache``), the login throttle's
 fallback while the cache is down (``throttling._fallback``), and the refusal log's state
 (``sync``: blacklisted ids until they expire, refusals owed to the cache, id gaps). A bounded
 structure fills up and then stays put; a leak keeps growing. This script drives, in one process
@@ -63,14 +63,14 @@ BLACKLIST_EXPIRY = 10.0  # seconds: listed ids expire while the phase runs
 
 def structures() -> dict[str, tuple[Callable[[], Any], int | None, str]]:
     """name -> (the live object, its cap or None, what removes entries)."""
-    from jwtsessions import localcache, sync, throttling, tokens
+    from jwtsessions import localcache, sync, throttling, verification
     from jwtsessions.settings import jwt_settings
 
     fallback = throttling._fallback
     return {
         "verified": (
-            lambda: tokens._verified,
-            tokens.VERIFIED_CACHE_SIZE,
+            lambda: verification._verified,
+            verification.VERIFIED_CACHE_SIZE,
             "oldest out on insert when full; emptied on key change",
         ),
         "local copy": (
@@ -530,9 +530,9 @@ def top_lines(after: Lines, before: Lines | None = None, count: int = 10) -> lis
 
 def lower_caps(divisor: int) -> None:
     """--quick: every cap divided by ``divisor``, so the same shape runs in a minute."""
-    from jwtsessions import throttling, tokens
+    from jwtsessions import throttling, verification
 
-    tokens.VERIFIED_CACHE_SIZE //= divisor
+    verification.VERIFIED_CACHE_SIZE //= divisor
     throttling._fallback._max_entries //= divisor
 
 

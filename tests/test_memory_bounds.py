@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from jwtsessions import apikeys, localcache, sessions, sync, throttling, tokens
+from jwtsessions import apikeys, localcache, sessions, sync, throttling, tokens, verification
 from jwtsessions.authentication import _ACCESS_CLAIMS
 from jwtsessions.revocation import blacklist_token
 from jwtsessions.settings import jwt_settings
@@ -44,11 +44,11 @@ def _verify(token: str) -> None:
 
 
 def test_verified_token_memo_never_exceeds_its_cap():
-    issued = [_access_token() for _ in range(tokens.VERIFIED_CACHE_SIZE + MORE)]
+    issued = [_access_token() for _ in range(verification.VERIFIED_CACHE_SIZE + MORE)]
     for token in issued:
         _verify(token)
-    remembered = {token for token, _type in tokens._verified}
-    assert len(remembered) == tokens.VERIFIED_CACHE_SIZE
+    remembered = {token for token, _type in verification._verified}
+    assert len(remembered) == verification.VERIFIED_CACHE_SIZE
     # The oldest went first; the newest are all there.
     assert issued[-1] in remembered
     assert not set(issued[:MORE]) & remembered
@@ -59,7 +59,7 @@ def test_verified_token_memo_stays_within_its_cap_when_threads_race_to_evict():
     evicting the same oldest entry at once made the second eviction a no-op, so the memo grew
     past its cap by one entry per such race, for good (a slow leak in threaded workers)."""
     threads, each = 8, 2000
-    for _ in range(tokens.VERIFIED_CACHE_SIZE):
+    for _ in range(verification.VERIFIED_CACHE_SIZE):
         _verify(_access_token())  # full: from here every insert must evict
     batches = [[_access_token() for _ in range(each)] for _ in range(threads)]
 
@@ -79,7 +79,7 @@ def test_verified_token_memo_stays_within_its_cap_when_threads_race_to_evict():
         sys.setswitchinterval(interval)
     # Racing inserts may overshoot for a moment; the next insert brings it back under the cap.
     _verify(_access_token())
-    assert len(tokens._verified) <= tokens.VERIFIED_CACHE_SIZE
+    assert len(verification._verified) <= verification.VERIFIED_CACHE_SIZE
 
 
 @pytest.mark.django_db
