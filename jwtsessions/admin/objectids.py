@@ -42,13 +42,13 @@ class ObjectIdGuardMixin(_MixinBase):
         return super().get_object(request, object_id, from_field)
 
     def response_action(
-        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
     ) -> HttpResponse | None:
-        # *args: Django 6.1 also passes where the action form was (top or bottom).
+        # Django 6.1 also passes where the action form was (action_location, by keyword).
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         kept = [pk for pk in selected if self.is_object_id(pk)]
         if len(kept) != len(selected):
             post = request.POST.copy()
             post.setlist(helpers.ACTION_CHECKBOX_NAME, kept)
             request.POST = post  # type: ignore[assignment]
-        return super().response_action(request, queryset, *args)
+        return super().response_action(request, queryset, *args, **kwargs)
