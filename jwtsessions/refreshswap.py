@@ -2,7 +2,7 @@
 
 A refresh is one conditional ``UPDATE ... RETURNING`` (:func:`jwtsessions.sessions.rotate`).
 Building it through the ORM each time (filters, two subqueries on the user table, expression
-resolution, SQL compilation) was about a quarter of a refresh's time, profiled, for a statement
+resolution, SQL compilation) was about 40 % of a refresh's time in process, for a statement
 that is the same for every refresh: only its values change. So it is compiled once per
 database, idle-timeout setting and user model, with a distinct marker in each value's place;
 a refresh then puts its values where the markers were, each prepared as its field prepares it.

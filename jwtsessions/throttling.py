@@ -15,10 +15,11 @@ subtract it from the address counter). Done as separate commands, a concurrent a
 between a success's read and its delete of the pair counter stayed on the address counter
 forever: busy addresses (a NAT, an office, a load test) drifted up to a lockout although every
 login succeeded. A Redis that refuses scripts (``EVAL`` disabled, keys in different cluster
-slots) gets the same steps as cache calls: counters created with ``add`` (the window starts at
-the first attempt) and moved with ``incr`` (atomic, keeps the lifetime). When the shared cache
-is unreachable the counting goes on in a bounded per-process cache: logins keep working, and
-guessing is still limited, per process instead of per deployment.
+slots) gets the same steps as single commands: ``INCR`` (then ``EXPIRE`` on a new counter: the
+window starts at the first attempt) and ``GETDEL`` for the forgiving. Other cache backends use
+``add`` and ``incr``. When the shared cache is unreachable the counting goes on in a bounded
+per-process cache: logins keep working, and guessing is still limited, per process instead of
+per deployment.
 
 IPv6 clients are counted per /64 (see :func:`jwtsessions.requestinfo.throttle_address`).
 """
