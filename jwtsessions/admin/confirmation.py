@@ -108,11 +108,17 @@ def _hidden_selection(selected: Sequence[str]) -> SafeString:
     """The selected primary keys as hidden inputs, built in one pass.
 
     A template loop over a 10,000-key selection took longer than everything else on the page,
-    and so did ``format_html`` per key; the standard library's ``html.escape`` (what Django's
-    ``escape`` calls) on each key and one join cost a few milliseconds.
+    and so did ``format_html`` per key. The keys are escaped together, joined by a newline
+    (``escape`` works character by character, and the object-id guard lets no control character
+    through), then each is wrapped in its input: 10,000 keys cost a millisecond or two.
     """
     name = helpers.ACTION_CHECKBOX_NAME  # Django's constant, "_selected_action"
-    inputs = (f'<input type="hidden" name="{name}" value="{escape(pk)}">' for pk in selected)
+    joined = "\n".join(selected)
+    if joined.count("\n") == len(selected) - 1:
+        escaped = escape(joined).split("\n")
+    else:  # a key with a newline of its own (not from a guarded admin): one by one
+        escaped = [escape(pk) for pk in selected]
+    inputs = (f'<input type="hidden" name="{name}" value="{pk}">' for pk in escaped)
     return mark_safe("\n".join(inputs))  # noqa: S308 (every value is escaped just above)
 
 

@@ -9,6 +9,8 @@ Django's own "Items must be selected" message).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
@@ -17,24 +19,42 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from .selection import narrowed_by_checked_keys
+
 if TYPE_CHECKING:
     _MixinBase = admin.ModelAdmin[Any]
 else:
     _MixinBase = object
 
+# ASCII control characters: a NUL is a database error on PostgreSQL, and none belongs in an id.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 class ObjectIdGuardMixin(_MixinBase):
     """Refuses ids of the wrong shape in object URLs and in an action's selection."""
 
+    def object_keys(self, ids: Sequence[str]) -> list[tuple[str, Any]]:
+        """Each id of ``ids`` that has the shape of this model's ids, with its key as the
+        primary-key field reads it (``to_python``); the others are left out. No query is made.
+
+        Checked as a batch: one search for control characters over all of them (a loop per
+        character of 10,000 ticked ids was a sixth of a 10,000-row confirmation page).
+        """
+        to_python = self.model._meta.pk.to_python
+        controls = _CONTROL.search("".join(ids)) is not None
+        checked: list[tuple[str, Any]] = []
+        for pk in ids:
+            if controls and _CONTROL.search(pk) is not None:
+                continue
+            try:
+                checked.append((pk, to_python(pk)))
+            except (ValidationError, ValueError, TypeError):
+                continue
+        return checked
+
     def is_object_id(self, pk: str) -> bool:
         """Whether ``pk`` has the shape of this model's ids (no query is made)."""
-        if any(ord(c) < 32 or ord(c) == 127 for c in pk):
-            return False
-        try:
-            self.model._meta.pk.to_python(pk)
-        except (ValidationError, ValueError, TypeError):
-            return False
-        return True
+        return bool(self.object_keys([pk]))
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
         if from_field is None and not self.is_object_id(object_id):
@@ -46,9 +66,10 @@ class ObjectIdGuardMixin(_MixinBase):
     ) -> HttpResponse | None:
         # Django 6.1 also passes where the action form was (action_location, by keyword).
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        kept = [pk for pk in selected if self.is_object_id(pk)]
-        if len(kept) != len(selected):
+        checked = self.object_keys(selected)
+        if len(checked) != len(selected):
             post = request.POST.copy()
-            post.setlist(helpers.ACTION_CHECKBOX_NAME, kept)
+            post.setlist(helpers.ACTION_CHECKBOX_NAME, [pk for pk, _ in checked])
             request.POST = post  # type: ignore[assignment]
+        queryset = narrowed_by_checked_keys(queryset, checked)
         return super().response_action(request, queryset, *args, **kwargs)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, QuerySet
+from django.db.models import F, Field, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.lookups import In
 from django.db.models.sql.compiler import SQLCompiler
@@ -23,8 +23,12 @@ from django.db.models.sql.where import AND
 
 # Keys per query: small enough that PostgreSQL reads a million-row table by its primary key
 # (at 10,000 keys it scans the whole table, at 5,000 not yet; on a smaller table it switches
-# sooner, where a scan is cheap anyway), large enough that 10,000 keys are 10 queries.
-SELECTION_CHUNK = 1000
+# sooner, where a scan is cheap anyway), large enough that 10,000 keys are 5 queries (at 1,000
+# keys a query, 10 queries took a fifth longer).
+SELECTION_CHUNK = 2000
+# Primary-key fields whose ``to_python`` gives the value ``get_prep_value`` would: for them the
+# keys the object-id guard already converted are exactly what Django's ``IN`` would bind.
+_PREPARED_BY_TO_PYTHON = ("AutoField", "IntegerField", "CharField", "TextField")
 _INT64 = range(-(2**63), 2**63)
 
 if TYPE_CHECKING:
@@ -56,10 +60,14 @@ def _as_array(field: Field[Any, Any], keys: Sequence[Any]) -> tuple[str, str] | 
 class KeysIn(_InBase):
     """``IN`` for one chunk of keys; on PostgreSQL ``= ANY(%s::<type>[])``, one parameter.
 
-    The keys come from Django's own ``IN``, already converted by the field: not again.
+    The keys come converted by the field (from Django's own ``IN``, or from the object-id
+    guard): not again, and never an expression, so no key is looked at one by one.
     """
 
     prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return list(self.rhs)
 
     def as_postgresql(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
@@ -113,3 +121,31 @@ def selected_rows(queryset: QuerySet[Any], *fields: str) -> list[tuple[Any, ...]
         chunk = rest.filter(KeysIn(column, keys[start : start + SELECTION_CHUNK]))
         rows.extend(chunk.order_by().values_list(*fields))
     return rows
+
+
+def narrowed_by_checked_keys(
+    queryset: QuerySet[Any], checked: Sequence[tuple[str, Any]]
+) -> QuerySet[Any]:
+    """``queryset``, whose next ``filter(pk__in=<the checked ids>)`` binds the keys as given.
+
+    That call is Django's: ``response_action`` narrows an action's queryset to the ticked ids,
+    and its ``IN`` prepares each of them again, a few Python calls per key (17 ms for 10,000).
+    ``checked`` pairs each id with its key as the primary-key field converted it. The call is
+    recognised by its exact argument (the checked ids, in order); any other call, and any call
+    on a clone, is Django's own. Other kinds of primary key are left to Django.
+    """
+    kind = queryset.model._meta.pk.get_internal_type()
+    if not kind.endswith(_PREPARED_BY_TO_PYTHON):
+        return queryset
+    ids = [pk for pk, _ in checked]
+    keys = [key for _, key in checked]
+    narrowed = queryset.all()
+    filter_ = narrowed.filter
+
+    def filter_by_checked_keys(*args: Any, **kwargs: Any) -> QuerySet[Any]:
+        if not args and len(kwargs) == 1 and kwargs.get("pk__in") == ids:
+            return filter_(KeysIn(F("pk"), keys))
+        return filter_(*args, **kwargs)
+
+    narrowed.filter = filter_by_checked_keys  # type: ignore[method-assign]
+    return narrowed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ..models import Session, is_session_id
+from ..models import Session, all_session_ids, is_session_id
 from ..revocation import revoke_sessions
 from ..settings import jwt_settings
 from .common import (
@@ -89,8 +90,10 @@ class SessionAdmin(RevokeButtonMixin, _SessionAdminBase):
     paginator = EstimatedCountPaginator
     search_help_text = "Exact username, email, session id or IP address."
 
-    def is_object_id(self, pk: str) -> bool:
-        return is_session_id(pk) and super().is_object_id(pk)
+    def object_keys(self, ids: Sequence[str]) -> list[tuple[str, Any]]:
+        if all_session_ids(ids):  # the usual case, checked in one regex match
+            return [(pk, pk) for pk in ids]  # a session id is its own key
+        return super().object_keys([pk for pk in ids if is_session_id(pk)])
 
     # refresh_hash is deliberately absent: a digest is still nobody's business.
     fields = (
