@@ -395,6 +395,17 @@ def run_child(tree: Path, db: str, phase: str, size: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _commit(tree: Path) -> str:
+    """The tree's commit, short, with ``+changes`` when its files differ from it."""
+    git = ["git", "-C", str(tree)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    )
+    commit = head.stdout.strip() or "unknown commit"
+    return f"{commit}+changes" if dirty.stdout.strip() else commit
+
+
 def table(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
     def cell(entry: dict[str, Any] | None) -> str:
         if entry is None or entry["median_ms"] is None:
@@ -473,7 +484,8 @@ def main(argv: list[str]) -> int:
     ]
     if before is not None:
         report += [
-            f"Before: `{args.before_tree}` (main). After: this tree, migrated in place "
+            f"Before: {_commit(args.before_tree)} (`{args.before_tree}`). After: "
+            f"{_commit(ROOT)}, migrated in place "
             f"(`0002_admin` at this size took {migrated.get('migrate_seconds')} s, most of it "
             "building the indexes).",
             "",
