@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
@@ -71,5 +72,9 @@ class ObjectIdGuardMixin(_MixinBase):
             post = request.POST.copy()
             post.setlist(helpers.ACTION_CHECKBOX_NAME, [pk for pk, _ in checked])
             request.POST = post  # type: ignore[assignment]
-        queryset = narrowed_by_checked_keys(queryset, checked)
+        # With "select across" Django hands the queryset to the action as it is, unnarrowed:
+        # it must then be an ordinary one (an action may pickle it for a task queue).
+        across = forms.BooleanField(required=False).to_python(request.POST.get("select_across"))
+        if checked and not across:
+            queryset = narrowed_by_checked_keys(queryset, checked)
         return super().response_action(request, queryset, *args, **kwargs)
