@@ -80,10 +80,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def demo() -> int:
-    ensure_environment(EXTRAS["demo"])
-    # Local development on http://127.0.0.1: DEBUG serves the static files and lets the auth
-    # cookies go without Secure (the example settings keep them Secure whenever DEBUG is off).
-    os.environ.setdefault("DJANGO_DEBUG", "1")
+    # The address first: a busy port is one line at once, not after an install.
     address = os.environ.get("DEMO_ADDRESS", "127.0.0.1:8000")
     try:
         host, port = _split_address(address)
@@ -93,6 +90,10 @@ def demo() -> int:
     if not _port_is_free(host, port):
         print(f"error: {address} is already in use; run with DEMO_ADDRESS={host}:{port + 1}")
         return 1
+    ensure_environment(EXTRAS["demo"])
+    # Local development on http://127.0.0.1: DEBUG serves the static files and lets the auth
+    # cookies go without Secure (the example settings keep them Secure whenever DEBUG is off).
+    os.environ.setdefault("DJANGO_DEBUG", "1")
     manage("migrate", "--noinput", "-v", "0")
     manage("demo_setup", "--no-migrate")
     command = [str(PYTHON), str(ROOT / "manage.py"), "runserver", address, "--noreload"]
