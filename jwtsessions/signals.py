@@ -16,26 +16,21 @@ from django.db import transaction
 from django.db.models.signals import post_init, post_save, pre_delete, pre_save
 from django.dispatch import Signal
 
+from . import hashupgrade
+
 session_created = Signal()
 session_revoked = Signal()
 refresh_token_reused = Signal()
 
 # Fields whose change revokes a user's sessions.
 _WATCHED_FIELDS = ("password", "is_active")
-# The password hash a user instance was loaded (or last saved) with: an upgrade is judged
-# against it, not against the database's current hash (see is_hash_upgrade).
-_LOADED_HASH = "_jwtsessions_loaded_hash"
-# From pre_save to post_save of an upgrade (see _upgrade_once): its sessions are re-bound
-# already; or its hash was not written (the instance gets it back after the save).
-_REBOUND = "_jwtsessions_rebound"
-_UNWRITTEN = "_jwtsessions_unwritten_hash"
 
 
 def _remember_loaded_hash(sender: Any, instance: Any, **kwargs: Any) -> None:
     # post_init: one dict write, no query. A deferred password is simply not remembered.
     loaded = instance.__dict__.get("password")
     if loaded is not None:
-        instance.__dict__[_LOADED_HASH] = loaded
+        instance.__dict__[hashupgrade.LOADED_HASH] = loaded
 
 
 def _remember_old_values(
@@ -48,129 +43,24 @@ def _remember_old_values(
         return
     from .binding import STORED_INSTEAD
 
-    for note in (STORED_INSTEAD, _REBOUND, _UNWRITTEN):
+    for note in (STORED_INSTEAD, hashupgrade.REBOUND, hashupgrade.UNWRITTEN):
         instance.__dict__.pop(note, None)  # about an earlier save, not this one
     fields = [f for f in _WATCHED_FIELDS if hasattr(instance, f)]
-    loaded = instance.__dict__.get(_LOADED_HASH)
+    loaded = instance.__dict__.get(hashupgrade.LOADED_HASH)
     if (
         loaded is not None
         and loaded != instance.password
-        and is_hash_upgrade(instance, loaded, update_fields)
+        and hashupgrade.is_hash_upgrade(instance, loaded, update_fields)
     ):
-        instance._jwtsessions_old = _upgrade_once(sender, instance, loaded, fields, using)
+        instance._jwtsessions_old = hashupgrade.upgrade_once(
+            sender, instance, loaded, fields, using
+        )
         return
     old = sender._default_manager.filter(pk=instance.pk).values(*fields).first()
     instance._jwtsessions_old = old
     changed = bool(old) and "password" in old and old["password"] != instance.password
-    if changed and _keeps_sessions(instance, old["password"], update_fields):
-        _rebind(instance.pk, old["password"], instance.password, phase=1)
-
-
-def _upgrade_once(
-    sender: Any, instance: Any, loaded: str, fields: list[str], using: Any
-) -> dict[str, Any] | None:
-    """Write a hash upgrade only over the hash it was decided on, and re-bind with it.
-
-    Logins that loaded the same outdated hash each upgrade it, to a hash of its own (a new
-    salt); written one over the other, sessions would be left bound to a hash the database no
-    longer holds. Django's ``UPDATE`` is unconditional and, in autocommit mode, in no
-    transaction with this receiver, so this decides, in one transaction:
-
-    * the row still holds ``loaded``: the new hash is written now (compare and set) and the
-      live sessions re-bound with it, so no moment exists where the two disagree; Django's
-      ``UPDATE`` then writes the same value again;
-    * it holds another hash, locked and read: a concurrent upgrade or a real change came first,
-      and only the raw password (gone by now) could tell which. The save writes that hash back,
-      undoing nothing; :func:`_restore_unwritten_upgrade` then gives the instance its own.
-
-    Under ``ATOMIC_REQUESTS`` the lock lasts until the commit: concurrent upgrades of one user
-    wait for each other (once per user and hasher change).
-    """
-    from django.db import connections
-
-    db = using or "default"
-    manager = sender._base_manager.db_manager(db)
-    # NO KEY: a session or key insert (its foreign key check) need not wait for the lock.
-    no_key = connections[db].features.has_select_for_no_key_update
-    with transaction.atomic(using=db):
-        # The write first: it takes the row's lock at once (SQLite's write lock too).
-        won = manager.filter(pk=instance.pk, password=loaded).update(password=instance.password)
-        locked = manager.select_for_update(no_key=no_key).filter(pk=instance.pk)
-        rows = list(locked.values(*fields))  # no LIMIT (Oracle refuses it with FOR UPDATE)
-        if not rows:
-            return None  # deleted meanwhile: Django's save fails on its own
-        if won:
-            _rebind(instance.pk, loaded, instance.password, phase=2, using=db)
-            instance.__dict__[_REBOUND] = True
-            return {**rows[0], "password": loaded}
-        instance.__dict__[_UNWRITTEN] = instance.password
-        instance.password = rows[0]["password"]
-    return dict(rows[0])
-
-
-def _keeps_sessions(instance: Any, old_hash: str, update_fields: Any) -> bool:
-    """A hash change the sessions survive: an upgrade, or any change with revocation off."""
-    from .settings import jwt_settings
-
-    if not getattr(instance, "is_active", True):
-        return False
-    if is_hash_upgrade(instance, old_hash, update_fields):
-        return True
-    return not jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE
-
-
-def _rebind(
-    user_id: Any, old_hash: str, new_hash: str, *, phase: int, using: str | None = None
-) -> None:
-    """Move the user's live sessions from the old hash's binding to the new one's.
-
-    In two steps around the user's own save, so that no moment exists where the database
-    holds a hash the sessions do not match: before it, sessions accept both hashes; after it,
-    only the new one (sessions a concurrent login inserted meanwhile included).
-    """
-    from . import binding
-    from .models import Session
-
-    new = binding.binding_of(new_hash)
-    both = binding.either(binding.binding_of(old_hash), new)
-    olds = binding.all_bindings_of(old_hash)
-    live = Session.objects.using(using).filter(user_id=user_id, revoked_at__isnull=True)
-    if phase == 1:
-        live.filter(binding__in=olds).update(binding=both)
-    else:
-        live.filter(binding__in=[both, *olds]).update(binding=new)
-
-
-def is_hash_upgrade(instance: Any, old_hash: str, update_fields: Any) -> bool:
-    """Whether a save only re-hashed the same password (Django's automatic upgrade).
-
-    Django's ``check_password`` upgrades a hash by ``set_password(raw)``, then
-    ``_password = None`` ("hash upgrades shouldn't be considered password changes"), then
-    ``save(update_fields=["password"])``. A real change through ``set_password`` keeps the raw
-    password in ``_password`` until the save. A hash assigned directly is a change: nothing
-    called ``set_password`` on the instance (``_password`` was never set on it); otherwise the
-    old hash must be one the preferred hasher would upgrade and the new one the preferred kind.
-    """
-    from django.contrib.auth.hashers import get_hasher, identify_hasher
-
-    if "_password" not in instance.__dict__ or instance._password is not None:
-        # Never set: the hash was assigned directly (an upgrade written over a concurrent
-        # change's hash would undo it, see _upgrade_once). Set: a change through set_password.
-        return False
-    if update_fields is None or set(update_fields) != {"password"}:
-        return False
-    # Judged against the hash this instance was loaded with: Django's check_password decided to
-    # upgrade on that one. The database's may already be a concurrent login's upgrade (not
-    # upgradable any more), which would make this second upgrade look like a change.
-    old_hash = instance.__dict__.get(_LOADED_HASH, old_hash)
-    try:
-        old_hasher = identify_hasher(old_hash)
-        new_hasher = identify_hasher(instance.password)
-    except ValueError:
-        return False
-    preferred = get_hasher("default")
-    upgradable = old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
-    return upgradable and new_hasher.algorithm == preferred.algorithm
+    if changed and hashupgrade.keeps_sessions(instance, old["password"], update_fields):
+        hashupgrade.rebind(instance.pk, old["password"], instance.password, phase=1)
 
 
 def _on_user_saved(
@@ -179,31 +69,15 @@ def _on_user_saved(
     try:
         _credential_saved(instance, created, update_fields)
     finally:
-        _restore_unwritten_upgrade(instance)
+        hashupgrade.restore_unwritten_upgrade(instance)
         if update_fields is None or "password" in update_fields:
             # The next save of this instance is judged against the hash it holds now.
             _remember_loaded_hash(sender, instance)
 
 
-def _restore_unwritten_upgrade(instance: Any) -> None:
-    """After an upgrade that was not written (see _upgrade_once): the instance's own hash back.
-
-    Its password was verified against the hash it was loaded with and re-hashed into this one,
-    so checks that trust ``instance.password`` (Django's session auth hash, an API key's
-    verified credential) still mean "the password this caller proved". The database's hash
-    is noted for :func:`jwtsessions.binding.verified_hash`.
-    """
-    from .binding import STORED_INSTEAD
-
-    own = instance.__dict__.pop(_UNWRITTEN, None)
-    if own is not None:
-        instance.__dict__[STORED_INSTEAD] = instance.password
-        instance.password = own
-
-
 def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
     old = instance.__dict__.pop("_jwtsessions_old", None)
-    rebound = instance.__dict__.pop(_REBOUND, False)
+    rebound = instance.__dict__.pop(hashupgrade.REBOUND, False)
     if created or not old:
         return
     was_active = bool(old.get("is_active", True))
@@ -220,7 +94,8 @@ def _credential_saved(instance: Any, created: bool, update_fields: Any) -> None:
         instance,
         old_hash=old.get("password") or "",
         password_changed=password_changed,
-        upgrade=password_changed and is_hash_upgrade(instance, old["password"], update_fields),
+        upgrade=password_changed
+        and hashupgrade.is_hash_upgrade(instance, old["password"], update_fields),
         activity_changed=was_active != is_active,
         rebound=rebound,
         is_active=is_active,
@@ -261,7 +136,7 @@ def _apply_credential_change(
         elif real_change and jwt_settings.REVOKE_SESSIONS_ON_PASSWORD_CHANGE:
             revoke_user_sessions(user, reason="password_changed")
         elif password_changed and not rebound:  # an upgrade re-binds with its write
-            _rebind(user.pk, old_hash, user.password, phase=2)
+            hashupgrade.rebind(user.pk, old_hash, user.password, phase=2)
         if real_change and jwt_settings.REVOKE_API_KEYS_ON_PASSWORD_CHANGE:
             revoke_api_keys(ApiKey.objects.filter(user_id=user.pk), reason="password_changed")
         if activity_changed:

@@ -221,16 +221,16 @@ def test_deactivation_refuses_api_keys(client):
 def test_while_a_rebind_is_in_flight_sessions_match_both_hashes(client):
     """The first step of a re-bind runs before the user's row is written: from then until the
     second step, the database may hold either hash, and the session must match both."""
-    from jwtsessions import binding, signals
+    from jwtsessions import binding, hashupgrade
 
     user = make_user()
     body = login(client, user)
     old_hash, new_hash = user.password, make_password(DEFAULT_PASSWORD)
-    signals._rebind(user.pk, old_hash, new_hash, phase=1)
+    hashupgrade.rebind(user.pk, old_hash, new_hash, phase=1)
     stored = Session.objects.get(pk=body["session_id"]).binding
     assert binding.matches(stored, old_hash)
     assert binding.matches(stored, new_hash)
-    signals._rebind(user.pk, old_hash, new_hash, phase=2)
+    hashupgrade.rebind(user.pk, old_hash, new_hash, phase=2)
     stored = Session.objects.get(pk=body["session_id"]).binding
     assert not binding.matches(stored, old_hash)
     assert binding.matches(stored, new_hash)

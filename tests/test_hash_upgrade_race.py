@@ -5,7 +5,7 @@ Logins that load the same outdated hash each upgrade it, each to a hash of its o
 The second used to be compared with the database's hash, already the first's upgrade (and no
 longer upgradable), so it was taken for a real change: every session and API key revoked. Then
 it wrote its hash over the first's, and the sessions bound to the first's were refused. Now an
-upgrade is written only over the hash it was decided on (``jwtsessions.signals._upgrade_once``):
+upgrade is written only over the hash it was decided on (``jwtsessions.hashupgrade.upgrade_once``):
 the later logins keep the first's hash and bind to it once their password checks out against it
 (``jwtsessions.binding.verified_hash``). A real password change racing an upgrading login still
 cuts that login's session off, and is never undone by the upgrade.
