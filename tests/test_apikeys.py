@@ -18,6 +18,7 @@ from jwtsessions.apikeys import codec, create_api_key
 from jwtsessions.models import ApiKey
 from jwtsessions.revocation import revoke_api_key
 from tests.factories import DEFAULT_PASSWORD, bearer, login, make_user
+from tests.services import TcpProxy
 
 pytestmark = pytest.mark.django_db
 
@@ -473,44 +474,70 @@ def test_duplicate_scopes_are_folded(client):
 # --- cache outage ------------------------------------------------------------------------------
 
 
+def _proxied_cache_settings(proxy: TcpProxy) -> dict[str, Any]:
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{proxy.port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+
+
 @pytest.fixture
-def proxy_settings() -> dict[str, Any]:
-    """conftest's ``proxy`` puts the cache behind a link the test cuts; no back-off here."""
-    return {"CACHE_OUTAGE_BACKOFF": 0}
+def proxy():
+    from urllib.parse import urlsplit
+
+    from tests.services import redis_url
+
+    target = urlsplit(redis_url())
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    yield proxy
+    proxy.down()
 
 
 def test_cache_down_falls_back_to_the_database_and_recovers(client, proxy):
-    api_key, key = create_api_key(make_user(), "ci")
-    assert client.get("/api/machine/", **key_header(key)).status_code == 200  # warm
-    proxy.down()
-    with CaptureQueriesContext(connection) as queries:
+    with override_settings(
+        CACHES=_proxied_cache_settings(proxy), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
+    ):
+        api_key, key = create_api_key(make_user(), "ci")
+        assert client.get("/api/machine/", **key_header(key)).status_code == 200  # warm
+        proxy.down()
+        with CaptureQueriesContext(connection) as queries:
+            r = client.get("/api/machine/", **key_header(key))
+        assert r.status_code == 200
+        assert len(queries) == 1
+        # Revoked during the outage: the database still refuses it...
+        assert revoke_api_key(api_key)
         r = client.get("/api/machine/", **key_header(key))
-    assert r.status_code == 200
-    assert len(queries) == 1
-    # Revoked during the outage: the database still refuses it...
-    assert revoke_api_key(api_key)
-    r = client.get("/api/machine/", **key_header(key))
-    assert r.status_code == 401
-    assert r.json()["code"] == "api_key_revoked"
-    # ...and once the cache is back, the stale "usable" entry is replaced by the replay.
-    proxy.up()
-    r = client.get("/api/machine/", **key_header(key))
-    assert r.status_code == 401
-    assert r.json()["code"] == "api_key_revoked"
-    r = client.get("/api/machine/", **key_header(key))
-    assert r.status_code == 401
-    assert r.json()["code"] == "api_key_revoked"
-    entry = caches["flaky"].get(store.API_KEY_KEY + api_key.public_id)
-    assert entry == ("", "api_key_revoked")
+        assert r.status_code == 401
+        assert r.json()["code"] == "api_key_revoked"
+        # ...and once the cache is back, the stale "usable" entry is replaced by the replay.
+        proxy.up()
+        r = client.get("/api/machine/", **key_header(key))
+        assert r.status_code == 401
+        assert r.json()["code"] == "api_key_revoked"
+        r = client.get("/api/machine/", **key_header(key))
+        assert r.status_code == 401
+        assert r.json()["code"] == "api_key_revoked"
+        entry = caches["default"].get(store.API_KEY_KEY + api_key.public_id)
+        assert entry == ("", "api_key_revoked")
 
 
 def test_cache_down_mistyped_and_forged_keys_still_refused(client, proxy):
-    api_key, key = create_api_key(make_user(), "ci")
-    proxy.down()
-    forged = codec.compose(api_key.public_id, codec._random(codec.SECRET_LENGTH))
-    assert client.get("/api/machine/", **key_header(forged)).json()["code"] == ("api_key_invalid")
-    assert client.get("/api/machine/", **key_header(key[:-1])).json()["code"] == ("api_key_invalid")
-    assert client.get("/api/machine/", **key_header(key)).status_code == 200
+    with override_settings(
+        CACHES=_proxied_cache_settings(proxy), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
+    ):
+        api_key, key = create_api_key(make_user(), "ci")
+        proxy.down()
+        forged = codec.compose(api_key.public_id, codec._random(codec.SECRET_LENGTH))
+        assert client.get("/api/machine/", **key_header(forged)).json()["code"] == (
+            "api_key_invalid"
+        )
+        assert client.get("/api/machine/", **key_header(key[:-1])).json()["code"] == (
+            "api_key_invalid"
+        )
+        assert client.get("/api/machine/", **key_header(key)).status_code == 200
 
 
 # --- issue 10 finding 3: minting a key needs the current password ------------------------------
