@@ -83,8 +83,7 @@ def test_integer_keys_are_narrowed_the_same_way(client, operator):
     """API keys have integer primary keys: the guard's converted keys bind as Django's would."""
     owner = make_user("owner")
     keys = ApiKey.objects.bulk_create(
-        ApiKey(user=owner, name=f"k{i}", public_id=f"pub{i:08d}", digest="0" * 64)
-        for i in range(3)
+        ApiKey(user=owner, name=f"k{i}", public_id=f"pub{i:08d}", digest="0" * 64) for i in range(3)
     )
     model_admin = django_admin.site._registry[ApiKey]
     posted = [str(keys[0].pk), f" {keys[2].pk}", "12x", "\x00"]

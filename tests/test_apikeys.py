@@ -474,35 +474,43 @@ def test_duplicate_scopes_are_folded(client):
 # --- cache outage ------------------------------------------------------------------------------
 
 
-def _proxied_cache_settings(proxy: TcpProxy) -> dict[str, Any]:
+def _proxied_cache_settings(link: TcpProxy) -> dict[str, Any]:
+    """The default cache through ``link``, on the suite's Redis database."""
+    from urllib.parse import urlsplit
+
+    from tests.services import redis_url
+
+    database = urlsplit(redis_url()).path or "/0"
     return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{proxy.port}/0",
+            "LOCATION": f"redis://127.0.0.1:{link.port}{database}",
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
 
 
 @pytest.fixture
-def proxy():
+def default_cache_link():
+    """A link to the suite's Redis the test can cut, for the whole default cache (conftest's
+    ``proxy`` puts only the package's cache alias behind one)."""
     from urllib.parse import urlsplit
 
     from tests.services import redis_url
 
     target = urlsplit(redis_url())
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
-    yield proxy
-    proxy.down()
+    link = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    yield link
+    link.down()
 
 
-def test_cache_down_falls_back_to_the_database_and_recovers(client, proxy):
+def test_cache_down_falls_back_to_the_database_and_recovers(client, default_cache_link):
     with override_settings(
-        CACHES=_proxied_cache_settings(proxy), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
+        CACHES=_proxied_cache_settings(default_cache_link), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
     ):
         api_key, key = create_api_key(make_user(), "ci")
         assert client.get("/api/machine/", **key_header(key)).status_code == 200  # warm
-        proxy.down()
+        default_cache_link.down()
         with CaptureQueriesContext(connection) as queries:
             r = client.get("/api/machine/", **key_header(key))
         assert r.status_code == 200
@@ -513,7 +521,7 @@ def test_cache_down_falls_back_to_the_database_and_recovers(client, proxy):
         assert r.status_code == 401
         assert r.json()["code"] == "api_key_revoked"
         # ...and once the cache is back, the stale "usable" entry is replaced by the replay.
-        proxy.up()
+        default_cache_link.up()
         r = client.get("/api/machine/", **key_header(key))
         assert r.status_code == 401
         assert r.json()["code"] == "api_key_revoked"
@@ -524,12 +532,12 @@ def test_cache_down_falls_back_to_the_database_and_recovers(client, proxy):
         assert entry == ("", "api_key_revoked")
 
 
-def test_cache_down_mistyped_and_forged_keys_still_refused(client, proxy):
+def test_cache_down_mistyped_and_forged_keys_still_refused(client, default_cache_link):
     with override_settings(
-        CACHES=_proxied_cache_settings(proxy), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
+        CACHES=_proxied_cache_settings(default_cache_link), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
     ):
         api_key, key = create_api_key(make_user(), "ci")
-        proxy.down()
+        default_cache_link.down()
         forged = codec.compose(api_key.public_id, codec._random(codec.SECRET_LENGTH))
         assert client.get("/api/machine/", **key_header(forged)).json()["code"] == (
             "api_key_invalid"

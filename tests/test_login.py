@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from jwtsessions.models import Session
 from tests.factories import DEFAULT_PASSWORD, login, make_user
-from tests.test_apikeys import _proxied_cache_settings, proxy  # noqa: F401 (fixture)
+from tests.test_apikeys import _proxied_cache_settings, default_cache_link  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -215,10 +215,10 @@ def test_finding_5_forwarded_for_without_num_proxies_warns_once(client, caplog):
 
 
 @override_settings(JWTSESSIONS={"LOGIN_FAILURE_LIMIT": 3})
-def test_finding_5_with_the_cache_down_guessing_is_still_limited(client, proxy):  # noqa: F811
+def test_finding_5_with_the_cache_down_guessing_is_still_limited(client, default_cache_link):  # noqa: F811
     """With Redis unreachable throttling was skipped: now it goes on in the process."""
-    with override_settings(CACHES=_proxied_cache_settings(proxy)):
-        proxy.down()
+    with override_settings(CACHES=_proxied_cache_settings(default_cache_link)):
+        default_cache_link.down()
         user = make_user()
         for _ in range(3):
             assert attempt(client, user.username, "g", REMOTE_ADDR="10.4.4.4").status_code == 401

@@ -28,8 +28,8 @@ from tests.factories import bearer, login, make_user
 from tests.test_apikeys import (
     CountingCache,
     _proxied_cache_settings,
+    default_cache_link,  # noqa: F401 (fixture)
     key_header,
-    proxy,  # noqa: F401 (fixture)
 )
 
 pytestmark = pytest.mark.django_db
@@ -329,14 +329,14 @@ def test_warm_service_token_request_runs_no_sql_and_no_cache_call(client, monkey
     assert counting.calls == []
 
 
-def test_cache_down_service_tokens_use_the_database(client, proxy):  # noqa: F811
+def test_cache_down_service_tokens_use_the_database(client, default_cache_link):  # noqa: F811
     with override_settings(
-        CACHES=_proxied_cache_settings(proxy), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
+        CACHES=_proxied_cache_settings(default_cache_link), JWTSESSIONS={"CACHE_OUTAGE_BACKOFF": 0}
     ):
         api_key, key = create_api_key(make_user(), "svc", SCOPES)
         token = service_token(client, key)
         revoked_one = service_token(client, key)
-        proxy.down()
+        default_cache_link.down()
         assert service_only(client, token).status_code == 200
         blacklist_token(revoked_one)
         r = service_only(client, revoked_one)
@@ -345,7 +345,7 @@ def test_cache_down_service_tokens_use_the_database(client, proxy):  # noqa: F81
         fresh = service_token(client, key)
         revoke_api_key(api_key)
         assert service_only(client, fresh).json()["code"] == "api_key_revoked"
-        proxy.up()
+        default_cache_link.up()
         for candidate in (token, revoked_one, fresh):
             r = service_only(client, candidate)
             assert r.status_code == 401
