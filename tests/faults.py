@@ -8,7 +8,9 @@ the faults are what the kernel and the servers do.
 * :class:`FaultProxy`: ``passthrough()``, ``blackhole()`` (stop forwarding without closing:
   what a dropped-packet link looks like; bytes sent meanwhile arrive once it heals, as TCP
   retransmission would deliver them), ``reset()`` (every connection gets a TCP RST, new ones
-  too), ``latency(seconds)`` (each direction delayed by that much: the round trip grows twice).
+  too), ``latency(seconds)`` (each direction delayed by that much: the round trip grows twice);
+  ``from_clients`` counts the bytes clients sent it (in front of a frozen server: what the code
+  under test still tried to send).
 * :class:`RedisServer`: ``freeze()`` / ``thaw()`` (SIGSTOP / SIGCONT), ``kill()`` (SIGKILL),
   ``start()`` again on the same port, ``replica_of()``.
 * :class:`Sentinels`: one primary, one replica, one or three ``redis-server --sentinel``.
@@ -57,6 +59,8 @@ class FaultProxy:
         self.port = free_port()
         self.delay = 0.0
         self.accepted = 0
+        # Bytes read from clients (what the code under test sent towards the server).
+        self.from_clients = 0
         self._flowing = threading.Event()
         self._flowing.set()
         self._resetting = False
@@ -164,16 +168,22 @@ class FaultProxy:
             self._pairs.append((client, upstream))
         for source, sink in ((client, upstream), (upstream, client)):
             chunks: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
-            threading.Thread(target=self._read, args=(source, sink, chunks), daemon=True).start()
+            reader = (source, sink, chunks, source is client)
+            threading.Thread(target=self._read, args=reader, daemon=True).start()
             threading.Thread(target=self._write, args=(sink, source, chunks), daemon=True).start()
 
-    def _read(self, source: socket.socket, sink: socket.socket, chunks: queue.Queue[Any]) -> None:
+    def _read(
+        self, source: socket.socket, sink: socket.socket, chunks: queue.Queue[Any], counted: bool
+    ) -> None:
         try:
             while True:
                 self._flowing.wait()
                 data = source.recv(65536)
                 if not data:
                     break
+                if counted:
+                    with self._lock:
+                        self.from_clients += len(data)
                 chunks.put((time.monotonic() + self.delay, data))
         except OSError:
             pass
