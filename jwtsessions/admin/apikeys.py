@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ..models import ApiKey
-from ..revocation import revoke_api_key
+from ..revocation import revoke_api_key, revoke_api_keys
 from .common import (
     DEFAULT_REASON,
     StatusFilter,
@@ -58,12 +58,15 @@ def _issue_api_key(api_key: ApiKey) -> str:
 
 
 def api_key_revocation(targets: QuerySet[ApiKey]) -> Revocation:
-    """Revoke the active keys of ``targets``, one by one through the cache, as the operator."""
+    """Revoke the active keys of ``targets`` in one statement, through the cache, as the
+    operator. (One by one, 10,000 keys took longer than a worker's request timeout, which cut
+    the revocation off halfway and before its audit entries.)"""
     active = targets.filter(revoked_at__isnull=True)
 
     def perform(reason: str, actor: Any) -> list[Any]:
-        pks = list(active.values_list("pk", flat=True))
-        return [pk for pk in pks if revoke_api_key(pk, reason, actor=actor)]
+        pks = dict(active.values_list("public_id", "pk"))
+        revoked = revoke_api_keys(active, reason, actor=actor)
+        return [pks[public_id] for public_id in revoked if public_id in pks]
 
     return Revocation(targets=active, noun="API key", perform=perform)
 
@@ -251,8 +254,7 @@ class ApiKeyAdmin(RevokeButtonMixin, _ApiKeyAdminBase):
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for pk in queryset.values_list("pk", flat=True):
-            revoke_api_key(pk, DEFAULT_REASON, actor=request.user)
+        revoke_api_keys(queryset, DEFAULT_REASON, actor=request.user)
         super().delete_queryset(request, queryset)
 
     @admin.action(description="Revoke selected API keys", permissions=["revoke_api_keys"])
@@ -260,5 +262,9 @@ class ApiKeyAdmin(RevokeButtonMixin, _ApiKeyAdminBase):
         self, request: HttpRequest, queryset: QuerySet[ApiKey]
     ) -> TemplateResponse | None:
         return confirm_then(
-            self, request, api_key_revocation(queryset), title="Revoke selected API keys"
+            self,
+            request,
+            api_key_revocation(queryset),
+            title="Revoke selected API keys",
+            action="revoke_selected",
         )

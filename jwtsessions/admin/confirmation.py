@@ -30,7 +30,7 @@ from ..revocation import track_cache_writes
 from ..settings import jwt_settings
 from .common import DEFAULT_REASON, plural
 from .objectids import ObjectIdGuardMixin
-from .selection import selected_rows
+from .selection import selected_rows, selects_across
 
 CONFIRMATION_TEMPLATE = "admin/jwtsessions/revoke_confirmation.html"
 # How many affected objects the confirmation page names before "and N more".
@@ -158,10 +158,14 @@ def confirm_then(
     revocation: Revocation,
     *,
     title: str,
+    action: str,
 ) -> TemplateResponse | None:
     """Show the confirmation page; once confirmed (``post=yes``), revoke and report.
 
-    Returns ``None`` after acting, which sends the browser back where it came from.
+    ``action`` is the name of the admin action that is asking: the page posts it back, so
+    "Yes" runs what the page described (never another ``action`` value of the same form, as
+    the bottom action bar posts one too). Returns ``None`` after acting, which sends the
+    browser back where it came from.
     """
     targets = revocation.targets
     if request.POST.get("post") == "yes":
@@ -192,8 +196,8 @@ def confirm_then(
         "listed": listed,
         "more": max(items - len(listed), 0),
         "noun_plural": plural(2, revocation.noun).split(" ", 1)[1],
-        "action": request.POST.get("action", ""),
-        "select_across": request.POST.get("select_across") == "1",
+        "action": action,
+        "select_across": selects_across(request),
         "hidden_selection": _hidden_selection(selected),
         "first_pk": selected[0] if selected else "",
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -261,11 +265,13 @@ class RevokeButtonMixin(ObjectIdGuardMixin):
         return super().change_view(request, object_id, form_url, context)
 
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        # Permission before the lookup: a 403 or 404 per id would tell staff without it which
+        # ids exist (API key ids are sequential).
+        if not self.can_revoke(request):
+            raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(f"No {self.model._meta.verbose_name} with this id.")
-        if not self.can_revoke(request):
-            raise PermissionDenied
         response = self.revoke_queryset(request, self.model._default_manager.filter(pk=obj.pk))
         if response is not None:
             return response

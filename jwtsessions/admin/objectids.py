@@ -13,14 +13,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from .selection import narrowed_by_checked_keys
+from .selection import narrowed_by_checked_keys, selects_across
 
 if TYPE_CHECKING:
     _MixinBase = admin.ModelAdmin[Any]
@@ -29,6 +28,7 @@ else:
 
 # ASCII control characters: a NUL is a database error on PostgreSQL, and none belongs in an id.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_INT64 = range(-(2**63), 2**63)
 
 
 class ObjectIdGuardMixin(_MixinBase):
@@ -48,9 +48,12 @@ class ObjectIdGuardMixin(_MixinBase):
             if controls and _CONTROL.search(pk) is not None:
                 continue
             try:
-                checked.append((pk, to_python(pk)))
+                key = to_python(pk)
             except (ValidationError, ValueError, TypeError):
                 continue
+            if isinstance(key, int) and key not in _INT64:
+                continue  # no integer column holds it (SQLite raised OverflowError: a 500)
+            checked.append((pk, key))
         return checked
 
     def is_object_id(self, pk: str) -> bool:
@@ -74,7 +77,6 @@ class ObjectIdGuardMixin(_MixinBase):
             request.POST = post  # type: ignore[assignment]
         # With "select across" Django hands the queryset to the action as it is, unnarrowed:
         # it must then be an ordinary one (an action may pickle it for a task queue).
-        across = forms.BooleanField(required=False).to_python(request.POST.get("select_across"))
-        if checked and not across:
+        if checked and not selects_across(request):
             queryset = narrowed_by_checked_keys(queryset, checked)
         return super().response_action(request, queryset, *args, **kwargs)

@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Field, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.lookups import In
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.where import AND
+from django.http import HttpRequest
 
 # Keys per query: small enough that PostgreSQL reads a million-row table by its primary key
 # (at 10,000 keys it scans the whole table, at 5,000 not yet; on a smaller table it switches
@@ -149,3 +151,11 @@ def narrowed_by_checked_keys(
 
     narrowed.filter = filter_by_checked_keys  # type: ignore[method-assign]
     return narrowed
+
+
+def selects_across(request: HttpRequest) -> bool:
+    """Whether the action form chose "select all N" across pages, read as Django's action form
+    reads its ``select_across`` field (a boolean: "1", "true", "on" ...), so the confirmation
+    page shows and posts back the selection Django acted on."""
+    value = request.POST.get("select_across")
+    return bool(forms.BooleanField(required=False).to_python(value))

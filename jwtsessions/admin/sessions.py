@@ -211,7 +211,11 @@ class SessionAdmin(RevokeButtonMixin, _SessionAdminBase):
         self, request: HttpRequest, queryset: QuerySet[Session]
     ) -> TemplateResponse | None:
         return confirm_then(
-            self, request, session_revocation(queryset), title="Revoke selected sessions"
+            self,
+            request,
+            session_revocation(queryset),
+            title="Revoke selected sessions",
+            action="revoke_selected",
         )
 
     @admin.action(
@@ -227,4 +231,5 @@ class SessionAdmin(RevokeButtonMixin, _SessionAdminBase):
             request,
             session_revocation(Session.objects.filter(user_id__in=user_ids)),
             title="Revoke all sessions of these users",
+            action="revoke_users_sessions",
         )

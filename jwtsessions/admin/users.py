@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from ..models import Session
 from .common import location
 from .confirmation import can_revoke_sessions, confirm_then
+from .objectids import ObjectIdGuardMixin
 from .sessions import session_revocation
 
 
@@ -29,23 +30,23 @@ def revoke_all_sessions_of_users(
         request,
         session_revocation(targets),
         title="Revoke all sessions of selected users",
+        action="revoke_all_sessions_of_users",
     )
 
 
-class RevokeSessionsUserAdminMixin:
+class RevokeSessionsUserAdminMixin(ObjectIdGuardMixin):
     """Mix into a ``UserAdmin`` to add "Revoke all sessions of selected users".
 
     The action is added to whatever actions the admin already has; it is offered to staff who
-    hold ``jwtsessions.change_session``.
+    hold ``jwtsessions.change_session``. Ticked user ids of the wrong shape are dropped before
+    any query, for every action of the user admin (junk beside a real id was a 500).
     """
 
     def has_revoke_sessions_permission(self, request: HttpRequest) -> bool:
         return can_revoke_sessions(request)
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
-        actions: dict[str, Any] = super().get_actions(  # type: ignore[misc]
-            request, *location(action_location)
-        )
+        actions: dict[str, Any] = super().get_actions(request, *location(action_location))
         if self.has_revoke_sessions_permission(request):
             func = revoke_all_sessions_of_users
             name = func.__name__
