@@ -50,6 +50,9 @@ class _Health:
         self.down_until = 0.0
         # Refusals this process failed to write are still owed to the cache.
         self.owes_replay = False
+        # Counts failures and resets: what this process learned about the server before a
+        # change of this number may no longer hold (see :func:`epoch`).
+        self.epoch = 0
 
 
 _health = _Health()
@@ -116,6 +119,7 @@ def mark_down(exc: BaseException) -> None:
     backoff = jwt_settings.CACHE_OUTAGE_BACKOFF.total_seconds()
     with _health.lock:
         _health.down_until = time.monotonic() + backoff
+        _health.epoch += 1
     # The exception text may carry a URL with a password: log its type only.
     logger.warning(
         "cache %r unavailable (%s); reading from the database for %.1fs",
@@ -144,6 +148,14 @@ def reset_health() -> None:
     with _health.lock:
         _health.down_until = 0.0
         _health.owes_replay = False
+        _health.epoch += 1
+
+
+def epoch() -> int:
+    """A number that changes whenever this process sees the cache fail or is reset (settings
+    changed): a failure is what a reconnect or a failover usually looks like from here, so
+    whatever was learned about the server before it is to be learned again."""
+    return _health.epoch
 
 
 jwt_settings.on_reload(reset_health)

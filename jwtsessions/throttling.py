@@ -16,10 +16,11 @@ between a success's read and its delete of the pair counter stayed on the addres
 forever: busy addresses (a NAT, an office, a load test) drifted up to a lockout although every
 login succeeded. A Redis that refuses scripts (``EVAL`` disabled, keys in different cluster
 slots) gets the same steps as single commands: ``INCR`` (then ``EXPIRE`` on a new counter: the
-window starts at the first attempt) and ``GETDEL`` for the forgiving. Other cache backends use
-``add`` and ``incr``. When the shared cache is unreachable the counting goes on in a bounded
-per-process cache: logins keep working, and guessing is still limited, per process instead of
-per deployment.
+window starts at the first attempt) and ``GETDEL`` for the forgiving; a process remembers the
+refusal for a while (:mod:`jwtsessions.scriptrefusal`) rather than asking again on every login.
+Other cache backends use ``add`` and ``incr``. When the shared cache is unreachable the counting
+goes on in a bounded per-process cache: logins keep working, and guessing is still limited, per
+process instead of per deployment.
 
 IPv6 clients are counted per /64 (see :func:`jwtsessions.requestinfo.throttle_address`).
 """
@@ -35,7 +36,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from redis.exceptions import ResponseError
 
-from . import redisclient, store
+from . import redisclient, scriptrefusal, store
 from .requestinfo import throttle_address
 from .settings import jwt_settings
 
@@ -128,12 +129,16 @@ def _script(cache: BaseCache, source: str, keys: list[str], args: list[Any]) -> 
     """Run ``source`` on the cache's Redis primary; ``None`` when it cannot run scripts there
     (another backend, ``EVAL`` refused, keys in different cluster slots)."""
     client = redisclient.client_for(cache)
-    if client is None:
+    # A refusal this process remembers: the commands at once, not a refused EVAL first.
+    if client is None or scriptrefusal.refused():
         return None
     try:
-        return client.eval(source, len(keys), *(cache.make_key(k) for k in keys), *args)
-    except ResponseError:
+        result = client.eval(source, len(keys), *(cache.make_key(k) for k in keys), *args)
+    except ResponseError as error:
+        scriptrefusal.remember(error)  # only a refusal; any other error reply is this step's
         return None
+    scriptrefusal.ran()
+    return result
 
 
 def attempt(username: str, address: str | None) -> int | None:
