@@ -177,3 +177,11 @@ def test_finding_6_the_revoke_page_does_not_tell_who_exists(client):
     existing = client.get(f"{API_KEYS}{real}/revoke/")
     missing = client.get(f"{API_KEYS}{real + 1000}/revoke/")
     assert existing.status_code == missing.status_code == 403
+
+
+@override_settings(ROOT_URLCONF="tests.test_admin")
+def test_no_revoke_action_where_django_offers_no_actions(client, operator):
+    """Second round: the mixin added its action to popup windows (raw-id and autocomplete
+    pickers), where Django shows no action bar."""
+    assert client.get(PROJECT_USERS).context["action_form"] is not None
+    assert client.get(PROJECT_USERS, {"_popup": "1"}).context["action_form"] is None

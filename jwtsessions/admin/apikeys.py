@@ -57,6 +57,10 @@ def _issue_api_key(api_key: ApiKey) -> str:
     return key
 
 
+# Public ids per query when looking up the keys a revocation revoked.
+LOOKUP_CHUNK = 1000
+
+
 def api_key_revocation(targets: QuerySet[ApiKey]) -> Revocation:
     """Revoke the active keys of ``targets`` in one statement, through the cache, as the
     operator. (One by one, 10,000 keys took longer than a worker's request timeout, which cut
@@ -64,9 +68,16 @@ def api_key_revocation(targets: QuerySet[ApiKey]) -> Revocation:
     active = targets.filter(revoked_at__isnull=True)
 
     def perform(reason: str, actor: Any) -> list[Any]:
-        pks = dict(active.values_list("public_id", "pk"))
         revoked = revoke_api_keys(active, reason, actor=actor)
-        return [pks[public_id] for public_id in revoked if public_id in pks]
+        # Their primary keys for the audit entries, read after the revocation: read before,
+        # a key created in between would be revoked without its entry.
+        return [
+            pk
+            for start in range(0, len(revoked), LOOKUP_CHUNK)
+            for pk in ApiKey.objects.filter(
+                public_id__in=revoked[start : start + LOOKUP_CHUNK]
+            ).values_list("pk", flat=True)
+        ]
 
     return Revocation(targets=active, noun="API key", perform=perform)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -47,7 +48,9 @@ class RevokeSessionsUserAdminMixin(ObjectIdGuardMixin):
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         actions: dict[str, Any] = super().get_actions(request, *location(action_location))
-        if self.has_revoke_sessions_permission(request):
+        # Where Django offers no actions (``actions = None``, a popup), none is added either.
+        offers_actions = self.actions is not None and IS_POPUP_VAR not in request.GET
+        if offers_actions and self.has_revoke_sessions_permission(request):
             func = revoke_all_sessions_of_users
             name = func.__name__
             actions[name] = (func, name, func.short_description)  # type: ignore[attr-defined]
