@@ -177,6 +177,14 @@ def test_finding_6_the_revoke_page_does_not_tell_who_exists(client):
     existing = client.get(f"{API_KEYS}{real}/revoke/")
     missing = client.get(f"{API_KEYS}{real + 1000}/revoke/")
     assert existing.status_code == missing.status_code == 403
+    # Second round: Django's own History page told them apart too (403 against a redirect),
+    # to staff with no permission on API keys at all.
+    nobody = make_user("nobody", is_staff=True)
+    nobody.user_permissions.add(*Permission.objects.filter(codename="view_session"))
+    client.force_login(nobody)
+    existing = client.get(f"{API_KEYS}{real}/history/")
+    missing = client.get(f"{API_KEYS}{real + 1000}/history/")
+    assert existing.status_code == missing.status_code == 403
 
 
 @override_settings(ROOT_URLCONF="tests.test_admin")

@@ -264,6 +264,16 @@ class RevokeButtonMixin(ObjectIdGuardMixin):
                     context["revoke_url"] = self._url("revoke", pk)
         return super().change_view(request, object_id, form_url, context)
 
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Django looks the object up first: 403 for an id that exists, a redirect for one that
+        # does not, which let staff without the permission count API key ids. These models
+        # have no per-object permissions, so the model's permission decides alike.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         # Permission before the lookup: a 403 or 404 per id would tell staff without it which
         # ids exist (API key ids are sequential).
