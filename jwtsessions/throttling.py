@@ -15,9 +15,10 @@ subtract it from the address counter). Done as separate commands, a concurrent a
 between a success's read and its delete of the pair counter stayed on the address counter
 forever: busy addresses (a NAT, an office, a load test) drifted up to a lockout although every
 login succeeded. A Redis that refuses scripts (``EVAL`` disabled, keys in different cluster
-slots) gets the same steps as single commands: ``INCR`` (then ``EXPIRE`` on a new counter: the
-window starts at the first attempt) and ``GETDEL`` for the forgiving; a process remembers the
-refusal for a while (:mod:`jwtsessions.scriptrefusal`) rather than asking again on every login.
+slots) gets the same steps as commands: ``INCR`` in a transaction with the new counter's
+lifetime (the window starts at the first attempt) and ``GETDEL`` for the forgiving; a process
+remembers the refusal for a while (:mod:`jwtsessions.scriptrefusal`) rather than asking again on
+every login.
 Other cache backends use ``add`` and ``incr``. When the shared cache is unreachable the counting
 goes on in a bounded per-process cache: logins keep working, and guessing is still limited, per
 process instead of per deployment.
@@ -70,11 +71,7 @@ def _incr(cache: BaseCache, key: str, ttl: int) -> int:
         # Redis's own INCR, not the backend's incr: django-redis's is a Lua script, and where
         # scripts are refused its fallback fails on a missing key (TypeError). That read as an
         # outage and moved the counting into each process: a cap per worker, not per deployment.
-        name = cache.make_key(key)
-        count = int(client.incr(name))
-        if count == 1:
-            client.expire(name, ttl)
-        return count
+        return _incr_on_redis(client, cache.make_key(key), ttl)
     for _attempt in range(3):
         try:
             return int(cache.incr(key))
@@ -83,6 +80,38 @@ def _incr(cache: BaseCache, key: str, ttl: int) -> int:
                 return 1
             # Another request created it between our incr and add: count on it.
     raise RuntimeError("login counter kept vanishing")  # a cache evicting within microseconds
+
+
+def _incr_on_redis(client: Any, name: str, ttl: int) -> int:
+    """``INCR`` and the counter's lifetime in one transaction.
+
+    As two commands, a connection or a worker lost between the ``INCR`` of a new counter and
+    its ``EXPIRE`` left a counter that never expired: past the limit, its address or pair was
+    locked out for good (red team, 2026-11-30). A counter found without a lifetime (left so by
+    an older version) gets one back.
+    """
+    pipe = client.pipeline(transaction=True)
+    pipe.set(name, 0, ex=ttl, nx=True)
+    pipe.incr(name)
+    pipe.ttl(name)
+    try:
+        _, count, remaining = pipe.execute()
+    except ResponseError:  # MULTI refused too (an ACL without @transaction): two commands
+        count = int(client.incr(name))
+        remaining = -1 if count == 1 else ttl
+    if int(remaining) == -1:
+        client.expire(name, ttl)
+    return int(count)
+
+
+def _read_locks(cache: BaseCache, locks: list[str]) -> dict[str, Any]:
+    """The locks' deadlines, read where they are written: on Redis, from the primary (through
+    the backend, reads may go to a replica, whose lag would shorten a lockout)."""
+    client = redisclient.client_for(cache)
+    if client is None:
+        return cache.get_many(locks)
+    raw = client.mget([cache.make_key(lock) for lock in locks])
+    return {lock: int(v) for lock, v in zip(locks, raw, strict=True) if v and v.isdigit()}
 
 
 def _wait(deadlines: dict[str, Any]) -> int | None:
@@ -103,7 +132,7 @@ end
 if ends > 0 then return ends end
 for i = 1, 2 do
   local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  if n == 1 or redis.call('TTL', KEYS[i]) == -1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
   if n > tonumber(ARGV[1]) then
     redis.call('SET', KEYS[i + 2], tonumber(ARGV[3]) + tonumber(ARGV[2]), 'EX', ARGV[2], 'NX')
     return tonumber(redis.call('GET', KEYS[i + 2]) or ARGV[3]) or 0
@@ -156,7 +185,7 @@ def attempt(username: str, address: str | None) -> int | None:
         ends = _script(cache, _ATTEMPT, [*keys, *locks], [config.LOGIN_FAILURE_LIMIT, lockout, now])
         if ends is not None:
             return max(1, int(ends) - now) if int(ends) else None
-        wait = _wait(cache.get_many(locks))
+        wait = _wait(_read_locks(cache, locks))
         if wait is not None:
             return wait
         for key in keys:
@@ -166,7 +195,7 @@ def attempt(username: str, address: str | None) -> int | None:
                 # add: the first request past the limit sets the deadline; a burst can't
                 # push it further.
                 cache.add(key + _LOCK, int(time.time()) + lockout, lockout)
-                return _wait(cache.get_many([key + _LOCK])) or lockout
+                return _wait(_read_locks(cache, [key + _LOCK])) or lockout
         return None
 
     return _run(count)

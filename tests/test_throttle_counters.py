@@ -1,0 +1,96 @@
+"""Login throttling's counters and locks on Redis under faults (red team, 2026-11-30).
+
+Each Redis here is owned by its test. One test per finding, each failing on the code it was
+found in.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from jwtsessions import cachehealth, scriptrefusal, throttling
+from tests.own_redis import django_redis, own_redis, using_cache
+
+pytestmark = pytest.mark.django_db
+
+REFUSED = ("--rename-command", "EVAL", "", "--rename-command", "EVALSHA", "")
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state():
+    """Each test starts as a new process: no remembered refusal, no back-off."""
+    scriptrefusal.forget()
+    cachehealth.reset_health()
+    throttling.reset_fallback()
+    yield
+    scriptrefusal.forget()
+    cachehealth.reset_health()
+
+
+def counters(admin: Any) -> dict[bytes, int]:
+    """Every throttle counter in Redis (locks left out) and its remaining lifetime."""
+    names = [k for k in admin.scan_iter(match="*jws:lf:*") if not k.endswith(b":lock")]
+    return {name: int(admin.ttl(name)) for name in names}
+
+
+@pytest.mark.parametrize("scripts", ["allowed", "refused"])
+def test_a_counter_left_without_a_lifetime_gets_one_back(scripts):
+    """A counter that never expires locks its address out for good once past the limit; one
+    left so (by a fault, or an older version) is given its lifetime at the next attempt."""
+    arguments = REFUSED if scripts == "refused" else ()
+    with own_redis(*arguments) as server, using_cache(django_redis(server.url)):
+        admin = server.client()
+        address_key, _ = throttling._keys("alice", "192.0.2.7")
+        admin.set(caches["default"].make_key(address_key), 3)  # no lifetime
+        assert throttling.attempt("alice", "192.0.2.7") is None
+        assert all(ttl > 0 for ttl in counters(admin).values()), counters(admin)
+
+
+def test_connections_killed_mid_attempt_leave_no_immortal_counter():
+    """Where scripts are refused, a new counter's INCR and EXPIRE were two commands: a
+    connection lost between them left it without a lifetime (8-17 of 1,200 attempts while
+    connections were killed every 20 ms). Now they are one transaction: all or nothing."""
+    with (
+        own_redis(*REFUSED) as server,
+        using_cache(django_redis(server.url), CACHE_OUTAGE_BACKOFF=0),
+    ):
+        admin = server.client()
+        stop = threading.Event()
+
+        def kill_connections() -> None:
+            while not stop.is_set():
+                admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                stop.wait(0.002)
+
+        killer = threading.Thread(target=kill_connections)
+        killer.start()
+        try:
+            for i in range(600):  # each from a fresh address: each a new counter
+                throttling.attempt(f"user{i}", f"198.51.{i // 250}.{i % 250}")
+        finally:
+            stop.set()
+            killer.join()
+        left = counters(admin)
+        assert left  # the attempts did reach Redis between the kills
+        assert [name for name, ttl in left.items() if ttl == -1] == []
+
+
+def test_a_lockout_is_read_from_the_primary_not_a_replica():
+    """Reads through the backend may go to a replica: one that lags (here: one that never
+    heard of the lock) let attempts through once the counter's window ended, while the lock
+    on the primary still held."""
+    with own_redis(*REFUSED) as primary, own_redis() as lagging:
+        entry = django_redis([primary.url, lagging.url])
+        with using_cache(entry, LOGIN_FAILURE_LIMIT=2, LOGIN_LOCKOUT=60):
+            for _ in range(2):
+                assert throttling.attempt("bob", "203.0.113.5") is None
+            assert throttling.attempt("bob", "203.0.113.5")  # locked: 429
+            # The counters' window ends before the lock's (they started earlier):
+            admin = primary.client()
+            for name in counters(admin):
+                admin.delete(name)
+            assert throttling.attempt("bob", "203.0.113.5")  # still locked
