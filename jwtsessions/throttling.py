@@ -15,8 +15,8 @@ subtract it from the address counter). Done as separate commands, a concurrent a
 between a success's read and its delete of the pair counter stayed on the address counter
 forever: busy addresses (a NAT, an office, a load test) drifted up to a lockout although every
 login succeeded. A Redis that refuses scripts (``EVAL`` disabled, keys in different cluster
-slots) gets the same steps as commands: ``INCR`` in a transaction with the new counter's
-lifetime (the window starts at the first attempt) and ``GETDEL`` for the forgiving; a process
+slots) gets the same steps as commands: ``INCR`` of a counter created with its lifetime (the
+window starts at the first attempt) and ``GETDEL`` for the forgiving; a process
 remembers the refusal for a while (:mod:`jwtsessions.scriptrefusal`) rather than asking again on
 every login.
 Other cache backends use ``add`` and ``incr``. When the shared cache is unreachable the counting
@@ -83,22 +83,22 @@ def _incr(cache: BaseCache, key: str, ttl: int) -> int:
 
 
 def _incr_on_redis(client: Any, name: str, ttl: int) -> int:
-    """``INCR`` and the counter's lifetime in one transaction.
+    """``INCR`` a counter that is created with its lifetime, in one round trip.
 
-    As two commands, a connection or a worker lost between the ``INCR`` of a new counter and
-    its ``EXPIRE`` left a counter that never expired: past the limit, its address or pair was
-    locked out for good (red team, 2026-11-30). A counter found without a lifetime (left so by
-    an older version) gets one back.
+    As ``INCR`` then ``EXPIRE``, a connection or worker lost between the two left a new counter
+    without a lifetime: past the limit, its address or pair was locked out for good (red team,
+    2026-11-30). Here ``SET NX EX`` creates it with its lifetime first, then ``INCR`` counts
+    (keeping it), pipelined: a cut between them leaves a zero that expires. No ``MULTI``: an
+    ACL or a renamed command may refuse it too (then the commands ran anyway, outside it, and
+    every attempt counted twice). The one gap left, the counter expiring between the two and
+    the connection lost before its ``TTL`` came back, is repaired by the next attempt: a counter
+    found without a lifetime (or left so by an older version) gets one back.
     """
-    pipe = client.pipeline(transaction=True)
+    pipe = client.pipeline(transaction=False)
     pipe.set(name, 0, ex=ttl, nx=True)
     pipe.incr(name)
     pipe.ttl(name)
-    try:
-        _, count, remaining = pipe.execute()
-    except ResponseError:  # MULTI refused too (an ACL without @transaction): two commands
-        count = int(client.incr(name))
-        remaining = -1 if count == 1 else ttl
+    _, count, remaining = pipe.execute()
     if int(remaining) == -1:
         client.expire(name, ttl)
     return int(count)

@@ -37,12 +37,21 @@ def counters(admin: Any) -> dict[bytes, int]:
     return {name: int(admin.ttl(name)) for name in names}
 
 
-@pytest.mark.parametrize("scripts", ["allowed", "refused"])
+def refuse_transactions(server: Any) -> None:
+    """An ACL that refuses scripts and MULTI/EXEC alike (second round of the red team)."""
+    server.client().execute_command(
+        "ACL", "SETUSER", "default", "-eval", "-evalsha", "-@transaction"
+    )
+
+
+@pytest.mark.parametrize("scripts", ["allowed", "refused", "refused with transactions"])
 def test_a_counter_left_without_a_lifetime_gets_one_back(scripts):
     """A counter that never expires locks its address out for good once past the limit; one
     left so (by a fault, or an older version) is given its lifetime at the next attempt."""
     arguments = REFUSED if scripts == "refused" else ()
     with own_redis(*arguments) as server, using_cache(django_redis(server.url)):
+        if scripts == "refused with transactions":
+            refuse_transactions(server)
         admin = server.client()
         address_key, _ = throttling._keys("alice", "192.0.2.7")
         admin.set(caches["default"].make_key(address_key), 3)  # no lifetime
@@ -94,3 +103,19 @@ def test_a_lockout_is_read_from_the_primary_not_a_replica():
             for name in counters(admin):
                 admin.delete(name)
             assert throttling.attempt("bob", "203.0.113.5")  # still locked
+
+
+def test_where_transactions_are_refused_too_each_attempt_counts_once():
+    """Second round: with MULTI refused, a pipelined transaction's commands ran anyway, outside
+    it, and its fallback counted again: every attempt counted twice (a lockout after half the
+    limit)."""
+    with own_redis() as server, using_cache(django_redis(server.url), LOGIN_FAILURE_LIMIT=5):
+        refuse_transactions(server)
+        for _ in range(3):
+            assert throttling.attempt("carol", "192.0.2.9") is None
+        admin = server.client()
+        address_key, pair_key = throttling._keys("carol", "192.0.2.9")
+        for key in (address_key, pair_key):
+            name = caches["default"].make_key(key)
+            assert int(admin.get(name)) == 3
+            assert admin.ttl(name) > 0
