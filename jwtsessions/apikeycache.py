@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
-from . import store
+from . import redisclient, store
 from .models import ApiKey
 from .settings import jwt_settings
 
@@ -104,7 +104,7 @@ def refresh(public_ids: Iterable[str]) -> None:
 
     def write(cache: Any) -> None:
         if refused:
-            cache.set_many(refused, store.negative_ttl())
+            redisclient.set_many(cache, refused, store.negative_ttl())
         if usable:
             cache.delete_many(usable)
 

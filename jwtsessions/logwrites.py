@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.cache import BaseCache
 
-from . import cachehealth
+from . import cachehealth, redisclient
 from .cachekeys import (
     API_KEY_KEY,
     BLACKLIST_KEY,
@@ -65,7 +65,7 @@ def apply(cache: BaseCache, writes: Iterable[Write]) -> None:
         else:
             by_ttl.setdefault(ttl, {})[key] = value
     for ttl, entries in by_ttl.items():
-        cache.set_many(entries, ttl)
+        redisclient.set_many(cache, entries, ttl)
     if deletions:
         cache.delete_many(deletions)
 

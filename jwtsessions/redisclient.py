@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import BaseCache
+from redis.exceptions import NoPermissionError, ResponseError
 
 # Backends whose client is redis-py (the per-process copy and primary reads need one).
 REDIS_BACKENDS = (
@@ -94,3 +95,35 @@ def socket_timeouts(cache: BaseCache) -> tuple[float | None, float | None] | Non
         None if timeout is None else float(timeout),
         None if connect is None else float(connect),
     )
+
+
+def is_refusal(error: BaseException) -> bool:
+    """True when Redis refused a command outright (an ACL's NOPERM, a renamed or disabled
+    command), as opposed to failing this one call. ``error`` may be a backend's wrapper of it
+    (django-redis raises ``ConnectionInterrupted`` from the redis-py error)."""
+    cause = error if isinstance(error, ResponseError) else error.__cause__
+    if not isinstance(cause, ResponseError):
+        return False
+    if isinstance(cause, NoPermissionError):
+        return True
+    # redis-py strips the "ERR " prefix: "unknown command 'EVAL', with args beginning with: ..."
+    # (backquotes before Redis 6.2). Not "Unknown Redis command called from script": that is
+    # a script running, and failing.
+    return str(cause).lower().startswith("unknown command")
+
+
+def set_many(cache: BaseCache, entries: dict[str, Any], timeout: int) -> None:
+    """``cache.set_many(entries, timeout)``; one ``set`` per entry where Redis refuses it.
+
+    django-redis and Django's ``RedisCache`` send ``set_many`` as ``MULTI``/``EXEC``. Where an
+    ACL refuses transactions (``-@transaction``), every such write failed: a process then owed
+    its refusal writes for good, never read the cache again and counted logins on its own, the
+    login limit becoming one per worker (red team, 2026-11-30).
+    """
+    try:
+        cache.set_many(entries, timeout)
+    except Exception as error:
+        if not is_refusal(error):
+            raise
+        for key, value in entries.items():
+            cache.set(key, value, timeout)

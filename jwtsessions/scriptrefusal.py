@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 import time
 
-from redis.exceptions import NoPermissionError, ResponseError
+from redis.exceptions import ResponseError
 
 from . import cachehealth
+from .redisclient import is_refusal
 
 # Seconds a refusal is trusted: a Redis whose ACL or configuration starts allowing scripts
 # again is used again within this time, at the price of one refused EVAL per process per period.
@@ -34,16 +35,6 @@ RECHECK_AFTER = 300.0
 # (cachehealth epoch, time.monotonic()) of the refusal, or None. Replaced whole, never
 # updated in place: threads read it without a lock, and a race costs one extra EVAL at most.
 _refused: tuple[int, float] | None = None
-
-
-def is_refusal(error: ResponseError) -> bool:
-    """True when Redis refused to run scripts at all, as opposed to failing this one."""
-    if isinstance(error, NoPermissionError):
-        return True
-    # redis-py strips the "ERR " prefix: "unknown command 'EVAL', with args beginning with: ..."
-    # (backquotes before Redis 6.2). Not "Unknown Redis command called from script": that is
-    # a script running, and failing.
-    return str(error).lower().startswith("unknown command")
 
 
 def refused() -> bool:

@@ -13,6 +13,7 @@ import pytest
 from django.core.cache import caches
 
 from jwtsessions import cachehealth, scriptrefusal, throttling
+from tests.factories import make_user
 from tests.own_redis import django_redis, own_redis, using_cache
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +120,30 @@ def test_where_transactions_are_refused_too_each_attempt_counts_once():
             name = caches["default"].make_key(key)
             assert int(admin.get(name)) == 3
             assert admin.ttl(name) > 0
+
+
+@pytest.mark.parametrize("backend", ["django-redis", "django"])
+def test_where_transactions_are_refused_refusal_writes_still_reach_the_cache(backend):
+    """Third round: refusal writes go out as ``set_many``, which both backends send as
+    MULTI/EXEC. Refused, the first user save left its process owing them for good: it never
+    read the cache again, and counted logins on its own (15 password checks across 3 workers,
+    limit 5)."""
+    with own_redis() as server:
+        entry = (
+            django_redis(server.url)
+            if backend == "django-redis"
+            else {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": server.url,
+                "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+            }
+        )
+        with using_cache(entry, LOGIN_FAILURE_LIMIT=5):
+            refuse_transactions(server)
+            user = make_user()
+            user.set_password("a new one")
+            user.save()  # a real change: its refusals are written to the cache
+            assert cachehealth.reads_allowed()  # nothing owed, the cache is read again
+            assert throttling.attempt(user.get_username(), "192.0.2.10") is None
+            admin = server.client()
+            assert counters(admin), "the attempt was counted in this process, not in Redis"
