@@ -7,8 +7,7 @@ the process owes the cache nothing, :func:`settle` raises the mark to what it ha
 after the per-process copies dropped what they copied from the rolled-back cache.
 
 A failed cache call here is never an error: it marks the cache down, and the mark is read or
-moved again by the next scan. During the cache's back-off window no call is made at all, as if
-it had failed.
+moved again by the next scan.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def on_rollback(callback: Callable[[BaseCache], None]) -> Callable[[BaseCache], 
 
 
 def read_mark() -> int | None:
-    """The cache's mark; ``None`` without one, or when the cache failed or is in its back-off
-    window (the next scan reads it again).
+    """The cache's mark; ``None`` without one, or when the cache failed (the next scan reads
+    it again).
     """
     return _on_cache(logmark.read, None)
 
@@ -91,8 +90,6 @@ def _rolled_back(mark: int | None, applied: int | None, high: int | None) -> boo
 
 
 def _announce() -> bool:
-    if cachehealth.in_backoff():
-        return False  # as a failure would (see _on_cache)
     try:
         for callback in _listeners:
             callback(cachehealth._cache())
@@ -103,14 +100,7 @@ def _announce() -> bool:
 
 
 def _on_cache(call: Callable[[BaseCache], T], failed: T) -> T:
-    """``call(cache)``, or ``failed`` when the cache raised (it is marked down) or is in its
-    back-off window.
-    """
-    if cachehealth.in_backoff():
-        # A hung cache would hold the request that runs the due scan for a socket timeout, once
-        # per interval; every other read skips it for the window. Skipping is what a failure
-        # leads to anyway: the next scan reads (or moves) the mark again.
-        return failed
+    """``call(cache)``, or ``failed`` when the cache raised (it is marked down)."""
     try:
         return call(cachehealth._cache())
     except Exception as exc:

@@ -78,14 +78,9 @@ def owe(pending: Owed, writes: Iterable[Write]) -> None:
 
 
 def replay(pending: Owed) -> None:
-    """Write what is owed (``pending``) to the cache (hold the lock that guards it); nothing
-    during the cache's back-off window.
-    """
+    """Write what is owed (``pending``) to the cache (hold the lock that guards it)."""
     owed = dict(pending)
-    if not owed or cachehealth.in_backoff():
-        # Not during the back-off window (a due scan that finds refusals would wait out a hung
-        # cache's timeout): they stay owed, so this process reads nothing from the cache until
-        # the first catch-up after the window writes them (jwtsessions.sync.catch_up).
+    if not owed:
         return
     writes = [(key, value, ttl) for key, (value, ttl) in owed.items()]
     try:

@@ -2,25 +2,18 @@
 the database, and when it returns with stale entries, revocations made meanwhile still hold.
 
 The cache link is cut for real: django-redis talks to Redis through a TCP proxy that the test
-closes (connections refused) or stalls (connections hang until the client's timeout), or to a
-test-owned Redis frozen with SIGSTOP behind a proxy that counts the bytes sent to it.
+closes (connections refused) or stalls (connections hang until the client's timeout).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
-from django.db import transaction
-from django.utils import timezone
 
-from jwtsessions import cachehealth, revocation, store, sync
-from jwtsessions.models import Session
+from jwtsessions import revocation, store
 from tests.factories import bearer, login, make_user
-from tests.faults import FaultProxy, RedisServer
-from tests.own_redis import django_redis, own_redis, using_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -118,78 +111,3 @@ def test_a_hanging_cache_costs_one_timeout_per_backoff_window(client, proxy, set
     for _ in range(5):
         assert whoami(client, body["access"]).status_code == 200
     assert proxy.accepted == attempts  # the cache was not even tried again
-
-
-INTERVAL = 0.3
-
-
-@pytest.fixture
-def counted() -> Iterator[tuple[RedisServer, FaultProxy]]:
-    """A test-owned Redis behind a proxy that counts the bytes this process sends it; the
-    default cache goes through the proxy, with a back-off no test outlasts.
-    """
-    with own_redis() as server:
-        link = FaultProxy(server.port)
-        try:
-            entry = django_redis(link.url, SOCKET_TIMEOUT=0.5, SOCKET_CONNECT_TIMEOUT=0.5)
-            with using_cache(entry, CACHE_OUTAGE_BACKOFF=60, REVOCATION_SYNC_INTERVAL=INTERVAL):
-                yield server, link
-        finally:
-            link.close()
-
-
-def _due_catch_up() -> None:
-    """Wait out the interval, then catch up: the scan runs (it is due), and succeeds."""
-    before = sync.caught_up_at()
-    time.sleep(INTERVAL)
-    assert sync.catch_up()
-    assert sync.caught_up_at() != before
-
-
-def _freeze_into_back_off(server: RedisServer) -> None:
-    """Freeze Redis; the next due scan pays one socket timeout and starts the back-off."""
-    server.freeze()
-    _due_catch_up()
-    assert cachehealth.in_backoff()
-
-
-def test_a_due_catch_up_during_back_off_does_not_wait_on_the_cache(counted):
-    """A due scan reads the cache's log mark first. During the back-off it must not: a hung
-    cache would hold one request per interval per process for a socket timeout.
-    """
-    server, link = counted
-    assert sync.catch_up()  # healthy: the mark is read and set
-    _freeze_into_back_off(server)
-    sent = link.from_clients
-    _due_catch_up()
-    _due_catch_up()
-    assert link.from_clients == sent  # nothing sent to the frozen cache
-
-
-def test_a_due_catch_up_during_back_off_owes_what_it_finds_and_writes_it_after(client, counted):
-    """A scan that finds a refusal during the back-off owes it instead of waiting on the cache:
-    it is enforced here from the database meanwhile, and written once the window ends.
-    """
-    server, link = counted
-    body = login(client, make_user())
-    key = store.SESSION_KEY + body["session_id"]
-    assert whoami(client, body["access"]).status_code == 200  # Redis holds "active"
-    assert sync.catch_up()
-    _freeze_into_back_off(server)
-    # Another process revokes; its cache write failed: only the database knows.
-    with transaction.atomic():
-        Session.objects.filter(pk=body["session_id"]).update(revoked_at=timezone.now())
-        sync.record("s", [body["session_id"]], store.REVOKED)
-    sent = link.from_clients
-    _due_catch_up()
-    assert link.from_clients == sent  # not written to the frozen cache...
-    assert not cachehealth.reads_allowed()  # ...owed: this process does not read the cache
-    r = whoami(client, body["access"])
-    assert r.status_code == 401
-    assert r.json()["code"] == "session_revoked"
-
-    server.thaw()
-    cachehealth._health.down_until = 0.0  # the window ends (without waiting 60 s)
-    assert sync.catch_up()  # not due: writes what it owes first
-    assert cachehealth.reads_allowed()
-    assert caches["default"].get(key) == ("", store.REVOKED)
