@@ -71,11 +71,16 @@ def fill(public_id: str, entry: Entry) -> None:
 
 
 def warm(api_key: ApiKey) -> None:
-    """Cache a key just created, as usable, so its first request costs no query."""
+    """Cache a key just created, as usable, so its first request costs no query.
+
+    With ``add``, never ``set``: a write delayed in the network (a healing partition delivers
+    what it held, late) landed after the key's revocation and overwrote the refusal, and every
+    process admitted the revoked key until the entry expired (red team, 2026-11-30).
+    """
     expires = int(api_key.expires_at.timestamp()) if api_key.expires_at is not None else 0
     entry = (api_key.digest, str(api_key.user_id), expires, _clean_scopes(api_key.scopes))
     key = store.API_KEY_KEY + api_key.public_id
-    store.cache_call_quietly(lambda c: c.set(key, entry, _ttl(entry)))
+    store.cache_call_quietly(lambda c: c.add(key, entry, _ttl(entry)))
 
 
 def forget(public_ids: Iterable[str]) -> None:

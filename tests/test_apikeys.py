@@ -674,3 +674,18 @@ def test_finding_6_control_characters_are_stripped_from_a_key_name(client):
     r = _create(client, auth, name="ci\x1b[31m\tkey\x85", password=DEFAULT_PASSWORD)
     assert r.status_code == 201, r.content
     assert r.json()["name"] == "ci[31mkey"
+
+
+def test_a_late_usable_write_never_overwrites_a_refusal(client):
+    """Red team (2026-11-30): the "usable" entry cached for a new key was written with ``set``.
+    Held by a healing network partition, it landed after the key's revocation, overwrote the
+    refusal, and every worker admitted the revoked key until the entry expired."""
+    from jwtsessions import apikeycache
+
+    api_key, key = create_api_key(make_user(), "ci")
+    assert revoke_api_key(api_key)
+    refusal = caches["default"].get(store.API_KEY_KEY + api_key.public_id)
+    assert refusal == ("", "api_key_revoked")
+    apikeycache.warm(api_key)  # the write that arrives late
+    assert caches["default"].get(store.API_KEY_KEY + api_key.public_id) == refusal
+    assert client.get("/api/machine/", **key_header(key)).status_code == 401

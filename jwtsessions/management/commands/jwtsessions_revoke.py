@@ -42,7 +42,11 @@ class Command(BaseCommand):
         which.add_argument(
             "--user", metavar="USERNAME", help="Revoke every session of this user (USERNAME_FIELD)."
         )
-        which.add_argument("--session", metavar="ID", help="Revoke this one session.")
+        which.add_argument(
+            "--session",
+            metavar="ID",
+            help="Revoke this one session. Write --session=ID: an id may start with '-'.",
+        )
         which.add_argument("--all", action="store_true", help="Revoke every active session.")
         parser.add_argument("--reason", default="", help="Stored with each revoked session.")
         parser.add_argument(
