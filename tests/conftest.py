@@ -32,6 +32,16 @@ def api_client():
 
 
 @pytest.fixture
+def operator(client: Any) -> Any:
+    """A logged-in staff superuser (the admin uses Django's own session login)."""
+    from tests.factories import make_user
+
+    user = make_user("operator", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
 def proxy_settings() -> dict[str, Any]:
     """JWTSESSIONS beside ``CACHE_ALIAS`` while ``proxy`` runs: a test module overrides this."""
     return {}

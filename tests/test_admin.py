@@ -37,14 +37,6 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-def operator(client):
-    """A logged-in staff superuser (the admin uses Django's own session login)."""
-    user = make_user("operator", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def api():
     """A second client for API calls, so admin cookies never mix with bearer requests."""
     from django.test import Client

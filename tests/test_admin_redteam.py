@@ -28,13 +28,6 @@ PROJECT_USERS = "/project-admin/auth/user/"  # tests.test_admin's user admin wit
 FORM = "application/x-www-form-urlencoded"
 
 
-@pytest.fixture
-def operator(client):
-    user = make_user("operator", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
 def post(client, url, fields):
     """Post form fields in order (repeated names included), as a browser does."""
     return client.post(url, urlencode(fields), content_type=FORM)

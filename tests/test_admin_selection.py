@@ -27,13 +27,6 @@ SESSIONS = "/admin/jwtsessions/session/"
 FORM = "application/x-www-form-urlencoded"
 
 
-@pytest.fixture
-def operator(client):
-    user = make_user("operator", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
 def sessions_of(user, count):
     expires = timezone.now() + timedelta(days=1)
     return Session.objects.bulk_create(

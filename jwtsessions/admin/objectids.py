@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from .selection import narrowed_by_checked_keys, selects_across
+from .selection import INT64, narrowed_by_checked_keys, selects_across
 
 if TYPE_CHECKING:
     _MixinBase = admin.ModelAdmin[Any]
@@ -28,7 +28,6 @@ else:
 
 # ASCII control characters: a NUL is a database error on PostgreSQL, and none belongs in an id.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_INT64 = range(-(2**63), 2**63)
 
 
 class ObjectIdGuardMixin(_MixinBase):
@@ -51,7 +50,7 @@ class ObjectIdGuardMixin(_MixinBase):
                 key = to_python(pk)
             except (ValidationError, ValueError, TypeError):
                 continue
-            if isinstance(key, int) and key not in _INT64:
+            if isinstance(key, int) and key not in INT64:
                 continue  # no integer column holds it (SQLite raised OverflowError: a 500)
             checked.append((pk, key))
         return checked

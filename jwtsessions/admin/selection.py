@@ -31,7 +31,8 @@ SELECTION_CHUNK = 2000
 # Primary-key fields whose ``to_python`` gives the value ``get_prep_value`` would: for them the
 # keys the object-id guard already converted are exactly what Django's ``IN`` would bind.
 _PREPARED_BY_TO_PYTHON = ("AutoField", "IntegerField", "CharField", "TextField")
-_INT64 = range(-(2**63), 2**63)
+# What a 64-bit integer column holds: a larger key is no id (and no array element).
+INT64 = range(-(2**63), 2**63)
 
 if TYPE_CHECKING:
     _InBase = In[Any]
@@ -47,7 +48,7 @@ def _as_array(field: Field[Any, Any], keys: Sequence[Any]) -> tuple[str, str] | 
     """
     kind = field.get_internal_type()
     if kind.endswith(("AutoField", "IntegerField")):
-        if all(type(key) is int and key in _INT64 for key in keys):
+        if all(type(key) is int and key in INT64 for key in keys):
             return "{" + ",".join(map(str, keys)) + "}", "bigint"
         return None
     if kind in ("CharField", "TextField") and all(isinstance(key, str) for key in keys):
